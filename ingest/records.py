@@ -1,0 +1,80 @@
+"""Records that flow through ingest: Article -> Passage, plus the skip report.
+
+Plain dataclasses so they serialise with `dataclasses.asdict` and stay cheap to
+create by the hundred thousand.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One statute citation, normalised: full law name and article number.
+
+    `article` is an int (第一千零三十二条 -> 1032); `sub` is the "之一" suffix
+    number (第120条之一 -> 1), `paragraph` the 款 number when given.
+    `span` is the character span of the citation in the text it was found in.
+    """
+
+    law: str
+    article: int
+    paragraph: int | None = None
+    sub: int | None = None
+    span: tuple[int, int] = (0, 0)
+
+    @property
+    def key(self) -> str:
+        """A stable display/search key: '民法典 第1032条' style, full law name."""
+        tail = f"之{_CN_SMALL.get(self.sub, self.sub)}" if self.sub else ""
+        return f"{self.law} 第{self.article}条{tail}"
+
+
+_CN_SMALL = {1: "一", 2: "二", 3: "三", 4: "四", 5: "五", 6: "六", 7: "七", 8: "八", 9: "九"}
+
+
+@dataclass
+class Article:
+    """A cleaned article: only `body` is indexed; the rest is display metadata."""
+
+    id: str
+    title: str
+    body: str
+    url: str | None = None
+    category: str | None = None
+    published: str | None = None  # ISO date (YYYY-MM-DD) when known
+    tags: list[str] = field(default_factory=list)
+    source: str = ""  # where it came from (path, URL, "file.jsonl:12")
+
+
+@dataclass
+class Passage:
+    """A chunk of an article body. Invariant: article.body[start:end] == text."""
+
+    id: str
+    article_id: str
+    text: str
+    start: int
+    end: int
+    heading: str = ""  # heading path, " > "-joined
+    statutes: list[str] = field(default_factory=list)  # Citation.key values
+
+
+@dataclass
+class Skipped:
+    """An input that was not ingested, with a reason a person can act on."""
+
+    source: str
+    reason: str
+
+
+@dataclass
+class LoadResult:
+    """What a source produced: good articles and the inputs it had to skip."""
+
+    articles: list[Article] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+    def extend(self, other: "LoadResult") -> None:
+        self.articles.extend(other.articles)
+        self.skipped.extend(other.skipped)
