@@ -44,7 +44,12 @@ class SearchConfig:
     candidates: int = 100
     per_article: int = 2
     dup_threshold: float = 0.7
-    weak_floor: float = 0.80  # best dense cosine below this and no strong lexical hit -> weak
+    # "No good match" is judged from the best dense cosine, helped by BM25: e5
+    # cosines are compressed (on-topic 0.87-0.93, off-topic 0.77-0.86 on the
+    # shipped corpus), so a middle band needs lexical evidence too.
+    weak_floor: float = 0.85  # below: weak, whatever BM25 says
+    sure_floor: float = 0.875  # between the floors: weak unless BM25 agrees
+    bm25_support: float = 6.0
     max_query_chars: int = 200
 
 
@@ -341,10 +346,12 @@ class Searcher:
             return True, "没有找到相关内容，请换个说法再试试。"
         if cited:
             return False, ""
-        best_dense = max(dense_score.values()) if dense_score else None
-        if mode == "bm25":
+        if mode == "bm25" or not dense_score:
             return False, ""
-        if best_dense is not None and best_dense < self.config.weak_floor:
+        best_dense = max(dense_score.values())
+        best_bm25 = max(bm25_score.values()) if bm25_score else 0.0
+        cfg = self.config
+        if best_dense < cfg.weak_floor or (best_dense < cfg.sure_floor and best_bm25 < cfg.bm25_support):
             return True, "没有找到很贴切的答案，下面是最接近的结果，仅供参考；可以换个说法或补充细节再试。"
         return False, ""
 

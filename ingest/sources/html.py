@@ -31,7 +31,7 @@ from urllib.parse import urljoin, urlsplit
 import lxml.html
 from lxml import etree
 
-from ingest.clean import category_from_breadcrumb, find_canonical_url, strip_boilerplate
+from ingest.clean import category_from_breadcrumb, strip_boilerplate
 from ingest.ids import article_id
 from ingest.normalize import decode_bytes, normalize_text
 from ingest.records import Article
@@ -108,6 +108,11 @@ _DATE_META = (
     "dc.date.issued", "dcterms.created", "date", "sailthru.date", "parsely-pub-date",
 )
 _DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
+_DATE_VALUE = r"(\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2})"
+_DATE_LABEL = re.compile(r"(?:发布|发表|更新)(?:时间|日期|于)\s*[:：]?\s*" + _DATE_VALUE)
+# a bare "时间:" counts only on an info line (with 来源/作者/浏览…), not in a body list item
+_DATE_BARE = re.compile(r"(?:时间|日期)\s*[:：]\s*" + _DATE_VALUE)
+_INFO_LINE = re.compile(r"来源|作者|浏览|阅读|点击|编辑")
 _TITLE_SEPARATORS = re.compile(r"\s+[-–—|_]\s+|[|｜_]")
 
 
@@ -200,12 +205,15 @@ def _marker_blocks(tree: lxml.html.HtmlElement, words: tuple[str, ...], max_len:
             el = el.getparent()
 
 
+_URL_IN_TEXT = re.compile(r"(?:本文链接|原文链接|本文地址|文章链接)\s*[:：]\s*(https?://[!-~]+)")
+
+
 def _url_line(tree: lxml.html.HtmlElement) -> str | None:
     """The "本文链接:https://…" line of the page tail, read from the raw DOM."""
     for _el, flat in _marker_blocks(tree, ("本文链接", "原文链接", "本文地址", "文章链接")):
-        found = find_canonical_url([flat])
-        if found:
-            return found
+        m = _URL_IN_TEXT.search(flat)
+        if m:
+            return m.group(1).rstrip("。.,，;；)）")
     return None
 
 
@@ -260,8 +268,24 @@ def _published(tree: lxml.html.HtmlElement, url: str | None) -> str | None:
         found = _iso_date(el.get("content") or el.get("datetime") or _text(el))
         if found:
             return found
-    try:  # htmldate via trafilatura: looks at the text ("发布时间:2024-03-15") and URL too
-        doc = extract_metadata(copy.deepcopy(tree), default_url=url)
+    blocks = [flat for _el, flat in _marker_blocks(tree, ("发布", "发表", "更新", "时间", "日期"), max_len=120)]
+    for flat in blocks:
+        m = _DATE_LABEL.search(flat)
+        if m and (found := _iso_date(m.group(1))):
+            return found
+    for flat in blocks:
+        m = _DATE_BARE.search(flat)
+        if m and _INFO_LINE.search(flat) and (found := _iso_date(m.group(1))):
+            return found
+    # htmldate (via trafilatura) knows many more <head> conventions and dates in URLs. It
+    # only sees the <head>: in the body it takes "Copyright 2021" or a date quoted in the
+    # article ("入职日期：2018-01-02") for the publication date.
+    try:
+        head_only = lxml.html.document_fromstring("<html><head></head><body><p></p></body></html>")
+        head = tree.find("head")
+        if head is not None:
+            head_only.replace(head_only.find("head"), copy.deepcopy(head))
+        doc = extract_metadata(head_only, default_url=url, extensive=False)
         return _iso_date(doc.date)
     except Exception as exc:  # a date is optional; never fail the page over it
         log.debug("date detection failed for %s: %s", url, exc)
@@ -386,6 +410,8 @@ def parse_html(data: bytes | str, source: str, url: str | None = None, charset: 
     _drop_unsafe(tree)
 
     title = _title(tree)
+    if not title:
+        raise ValueError("no title: the page has no <h1>, og:title or <title>")
     crumb_line, crumb_el = _breadcrumb(tree)
     category = category_from_breadcrumb(crumb_line) if crumb_line else None
 
@@ -404,8 +430,6 @@ def parse_html(data: bytes | str, source: str, url: str | None = None, charset: 
     _plain_code(tree)
 
     extracted = _extract_main(tree, url)
-    if not title:
-        raise ValueError("no title: the page has no <h1>, og:title or <title>")
     body, found_url = strip_boilerplate(clean_extracted(normalize_text(extracted), title), title=title)
     if not body:
         raise ValueError("no article text found (empty page or only site boilerplate)")

@@ -153,6 +153,28 @@ def test_date_from_time_element_or_page_text():
     assert parse_html(html, "p.html").published == "2022-05-06"
 
 
+def test_chinese_date_label_and_no_false_date_from_copyright_year():
+    html = firm_page().replace("Copyright", "Copyright 2019-2021")
+    assert parse_html(html.replace("发布时间:2024-03-15", "发布时间：2024年3月5日"), "p").published == "2024-03-05"
+    assert parse_html(html.replace("发布时间:2024-03-15", "人气"), "p").published is None
+    info = html.replace("发布时间:2024-03-15", "时间：2022-8-9 来源：本站")
+    assert parse_html(info, "p").published == "2022-08-09"
+    # a date inside the article text is not its publication date
+    in_body = html.replace("发布时间:2024-03-15", "人气").replace(
+        "<li>试用期超过法定期限", "<li>入职日期：2018-01-02,试用期超过法定期限"
+    )
+    assert parse_html(in_body, "p").published is None
+
+
+def test_url_line_glued_to_following_text():
+    html = firm_page(canonical=None, url=None).replace(
+        "</div>\n<div class=\"related\">",
+        "<p>本文链接:https://www.example-law.cn/hf/321.html版权所有,转载请注明。</p></div>\n<div class=\"related\">",
+        1,
+    )
+    assert parse_html(html, "p").url == "https://www.example-law.cn/hf/321.html"
+
+
 def test_url_from_tail_line_without_canonical():
     art = parse_html(firm_page(canonical=None, url="https://www.example-law.cn/hf/777.html"), "p.html")
     assert art.url == "https://www.example-law.cn/hf/777.html"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import socket
+import sys
 import threading
 import time
 from collections import Counter
@@ -124,13 +125,21 @@ def _handler(site: Site):
     return Handler
 
 
+class QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # the client closing a kept-alive connection (or hanging up on a huge body) is normal here
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 @pytest.fixture
 def site():
     s = Site()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(s))
-    server.daemon_threads = True
+    server = QuietServer(("127.0.0.1", 0), _handler(s))
     s.base = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     yield s
     server.shutdown()
@@ -403,7 +412,7 @@ def test_url_list_file(site, tmp_path):
     result = load_web(str(listing), tmp_path / "state", FAST)
     assert_articles(result.articles)
     (skip,) = result.skipped
-    assert skip.source == f"{listing}:4" and "not an http(s) URL" in skip.reason
+    assert skip.source == f"{listing}:5" and "not an http(s) URL" in skip.reason
 
 
 def test_url_list_through_ingest_load(site, tmp_path):
@@ -435,6 +444,16 @@ def test_max_connections_bound(site, tmp_path):
     assert site.max_in_flight <= 2
     assert site.max_in_flight == 2  # and it does fetch in parallel
     assert elapsed >= 4 * 0.2 - 0.05
+
+
+def test_timeout_after_retries_is_skipped(site, tmp_path):
+    site.routes["/slow.html"] = html_route("拖欠货款怎么催?", "合同纠纷", 7, delay=0.6)
+    cfg = replace(FAST, timeout=0.15, retries=1)
+    result = load_web(site.url("/slow.html"), tmp_path, cfg)
+    assert result.articles == []
+    (skip,) = result.skipped
+    assert "timed out" in skip.reason and "2 attempts" in skip.reason
+    assert site.counts["/slow.html"] == 2
 
 
 def test_unreachable_host_is_skipped(tmp_path):

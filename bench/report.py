@@ -1,0 +1,237 @@
+"""results.md: every figure in a table beside the baseline measured in the same run."""
+from __future__ import annotations
+
+from bench.rss import mib
+
+
+def _f(v, digits: int = 1, suffix: str = "") -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, int) and not isinstance(v, bool):
+        return f"{v:,}{suffix}"
+    return f"{v:,.{digits}f}{suffix}"
+
+
+def _ratio(a, b, digits: int = 1) -> str:
+    if a is None or b in (None, 0):
+        return "–"
+    return f"{a / b:.{digits}f}×"
+
+
+def _table(head: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _machine(m: dict) -> str:
+    return (
+        f"{m.get('cpu_model')} ({', '.join(m.get('cpu_flags') or []) or 'no SIMD flags read'}), "
+        f"{m.get('cores_usable')} usable cores of {m.get('cores')}, {m.get('ram_gib')} GiB RAM, no GPU; "
+        f"Python {m.get('python')}, torch {m.get('torch')} ({m.get('torch_threads')} threads), "
+        f"faiss {m.get('faiss')}, numpy {m.get('numpy')} ({m.get('numpy_blas') or 'BLAS ?'}), "
+        f"sentence-transformers {m.get('sentence_transformers')}, bm25s {m.get('bm25s')}, jieba {m.get('jieba')}"
+    )
+
+
+HOW_TO_READ = """\
+## How to read this
+
+* Every number was measured in this one run on the machine named above,
+  and sits next to a **baseline measured in the same run**: the plain jieba
+  BM25 for latency and quality, exact FAISS search for HNSW, a numpy float32
+  matmul for the encoder's arithmetic speed, a process that only loads the
+  model for serving memory, the raw float32 vector and passage text for
+  bytes per passage. Compare within a table, not across machines or runs.
+* Latency is wall time of `Searcher.search(q, k=5, mode=...)` after 20
+  warm-up queries, one query at a time, 2 CPU cores, no GPU. p50 is the
+  typical query; p95/p99 are what a user waits for on a bad day. The
+  component split is the median of each stage's own timer (`HitList.timings`),
+  so the medians do not add up exactly to the median total; `other` is the
+  median of total minus the five stages (CURRENT pointer check, query
+  cleaning, statute lookup).
+* Quality is article-level: a question counts as answered at k when a
+  relevant article is among the first k distinct articles. `recall@k` is
+  the share of each question's relevant articles found, averaged;
+  `mrr@10` rewards finding the first relevant article early. The STARD
+  figures use the *train* questions, which the engine may have been tuned
+  on: they are an upper bound for unseen questions.
+* The roofline fraction is achieved encoder FLOP/s over the measured matmul
+  FLOP/s; one short sequence at a time can never reach a large matmul's
+  speed (attention, layer norms, GELU, Python and tokenizer time are not
+  matmuls), so 0.2–0.5 is a healthy CPU figure and below 0.1 means
+  something is wasting time.
+"""
+
+
+def render(r: dict) -> str:
+    b = r["bench"]
+    out = [
+        f"# Benchmarks ({b['mode']} run)",
+        "",
+        f"Measured {r['machine']['date']} by `{b['command']}` in {b['seconds_total'] / 60:.1f} min "
+        f"(sections: {', '.join(f'{k} {v:.0f}s' for k, v in b['section_seconds'].items())}).",
+        "",
+        f"**Machine:** {_machine(r['machine'])}.",
+        "",
+    ]
+    for msg in r.get("skipped", []):
+        out += [f"> **Skipped:** {msg}", ""]
+    out += [HOW_TO_READ, ""]
+    out += _indexes(r)
+    if r.get("latency"):
+        out += _latency(r["latency"])
+    if r.get("embedding"):
+        out += _embedding(r["embedding"], r.get("matmul", {}))
+    if r.get("scale"):
+        out += _scale(r["scale"])
+    if r.get("memory"):
+        out += _memory(r["memory"])
+    if r.get("quality"):
+        out += _quality(r["quality"])
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _indexes(r: dict) -> list[str]:
+    rows = []
+    for name, ix in r.get("indexes", {}).items():
+        rep = ix.get("build") or {}
+        rows.append([name, f"`{ix['path']}`", _f(ix.get("articles")), _f(ix.get("passages")), ix.get("dense_kind") or "–",
+                     rep.get("status", "given"), _f(rep.get("passages_embedded")), _f(rep.get("seconds"))])
+    if not rows:
+        return []
+    return ["## Indexes measured", "",
+            _table(["corpus", "index", "articles", "passages", "FAISS", "build this run", "passages embedded", "build s"], rows),
+            ""]
+
+
+def _latency(lat: dict) -> list[str]:
+    q = lat["questions"]
+    src = ", ".join(f"{v} {k}" for k, v in q["sources"].items())
+    out = ["## 1. Query latency (warm, ms)", "",
+           f"{q['n']} questions ({src}; {q['distinct']} distinct), {q['warmup']} separate warm-up questions per mode. "
+           + (f"Note: {q['note']}." if q.get("note") else ""), ""]
+    rows = []
+    for c in lat["corpora"]:
+        base = c.get("baseline", {}).get("wall", {})
+        for mode, m in c["modes"].items():
+            w = m["wall"]
+            rows.append([c["name"], mode, _f(w["p50"]), _f(w["p95"]), _f(w["p99"]), _f(w["mean"]),
+                         _f(base.get("p50")), _f(base.get("p95")), _ratio(w["p50"], base.get("p50"))])
+        if base:
+            rows.append([c["name"], "*plain jieba BM25 (baseline)*", _f(base["p50"]), _f(base["p95"]), _f(base["p99"]),
+                         _f(base["mean"]), "", "", "1.0×"])
+    out += [_table(["corpus", "mode", "p50", "p95", "p99", "mean", "baseline p50", "baseline p95", "p50 vs baseline"], rows), ""]
+    out += ["### Where the time goes (median ms per stage)", ""]
+    rows = []
+    for c in lat["corpora"]:
+        for mode, m in c["modes"].items():
+            cm = m["components_median_ms"]
+            rows.append([c["name"], mode, _f(cm.get("encode_ms"), 2), _f(cm.get("faiss_ms"), 2), _f(cm.get("bm25_ms"), 2),
+                         _f(cm.get("fusion_ms"), 2), _f(cm.get("shaping_ms"), 2), _f(cm.get("other_ms"), 2),
+                         _f(cm.get("total_ms"), 2)])
+    out += [_table(["corpus", "mode", "encoder", "FAISS", "BM25", "fusion", "shaping", "other", "total"], rows), ""]
+    out += ["![latency](latency.png)", ""]
+    return out
+
+
+def _embedding(e: dict, mm: dict) -> list[str]:
+    s = e["model_shape"]
+    rows = [
+        [f"passages/s (batch {e['batch_size']})", _f(e["passages_per_s"]), ""],
+        ["tokens/s", _f(e["tokens_per_s"], 0), ""],
+        ["mean tokens per passage (prompt + specials; min–max)", f"{e['mean_tokens']:.0f} ({e['min_tokens']}–{e['max_tokens']})", ""],
+        ["GFLOP per passage (useful)", _f(e["gflop_per_passage"], 2), ""],
+        ["achieved GFLOP/s, useful (own length)", _f(e["achieved_gflops_useful"]), _f(mm.get("gflops"))],
+        ["achieved GFLOP/s, padded (as batched)", _f(e["achieved_gflops_padded"]), _f(mm.get("gflops"))],
+        ["roofline fraction, useful", _f(e["roofline_fraction_useful"], 3), "1.000"],
+        ["roofline fraction, padded", _f(e["roofline_fraction_padded"], 3), "1.000"],
+    ]
+    return [
+        "## 2. Embedding throughput", "",
+        f"{e['passages']} real passages of the shipped corpus (title + passage, as the build embeds them; "
+        f"{e['mean_chars']:.0f} characters on average), length-sorted like the build, batch size {e['batch_size']}, "
+        f"after one warm-up batch. Model shape ({s['source']}): {s['layers']} layers, hidden {s['hidden']}, FFN {s['ffn']}; "
+        "FLOPs per layer 2·T·(4H² + 2H·FF) + 4·T²·H. "
+        + (f"Note: {e['note']}." if e.get("note") else ""), "",
+        f"Baseline: numpy float32 {mm.get('n')}×{mm.get('n')} matmul, best of {mm.get('repeats')}: "
+        f"**{_f(mm.get('gflops'))} GFLOP/s** (torch's matmul on the same data: {_f(mm.get('torch_gflops'))} GFLOP/s).", "",
+        _table(["figure", "encoder", "matmul baseline"], rows), "",
+    ]
+
+
+def _scale(sc: dict) -> list[str]:
+    out = ["## 3. Scale: exact FAISS vs HNSW", ""]
+    for key in ("synthetic", "real"):
+        part = sc.get(key)
+        if not part:
+            continue
+        out += [f"Data: {part['data']}. Queries: {part['queries']}.", ""]
+        rows = []
+        exact: dict[int, dict] = {}
+        for row in part["rows"]:
+            if row["kind"] == "flat":
+                exact[row["n"]] = row
+            base = exact.get(row["n"], {})
+            lat = row["latency"]
+            rows.append([
+                row["set"], _f(row["n"]), row["index"] + (f" (M={row['M']}, efSearch={row['ef_search']})" if row.get("M") else ""),
+                _f(row["build_seconds"]), _f(mib(row["index_bytes"])), _f(mib(row["rss_delta_bytes"])),
+                _f(row["bytes_per_vector"], 0), _f(lat["p50"], 3), _f(lat["p95"], 3),
+                _ratio(base.get("latency", {}).get("p50"), lat["p50"]) if row["kind"] != "flat" else "1.0×",
+                _f(row["recall_at_10"], 3),
+            ])
+        out += [_table(["data", "vectors", "index", "build s", "index MiB", "RSS Δ MiB", "bytes/vector",
+                        "query p50 ms", "query p95 ms", "speed-up vs exact", "recall@10 vs exact"], rows), ""]
+    return out
+
+
+def _memory(mem: dict) -> list[str]:
+    out = ["## 4. Memory", ""]
+    b = mem.get("build")
+    if b:
+        out += [f"Build: `{b['command']}` in a child process, peak RSS from `getrusage(RUSAGE_CHILDREN)`; "
+                f"embedding cache **{b['cache']}**; {b['passages']} passages, {b['seconds']:.1f} s.", ""]
+    mo = mem.get("model_only", {})
+    rows = []
+    if b:
+        rows.append(["build, shipped corpus", _f(mib(b["peak_rss_bytes"])), _f(mib(mo.get("peak_rss_bytes"))),
+                     _f(mib(b["peak_rss_bytes"] - mo.get("peak_rss_bytes", 0)))])
+    for ix in mem.get("indexes", []):
+        rows.append([f"serving {ix['corpus']} ({ix['serve']['queries']} hybrid queries)", _f(mib(ix["serve"]["peak_rss_bytes"])),
+                     _f(mib(mo.get("peak_rss_bytes"))), _f(mib(ix["serve_minus_model_bytes"]))])
+    out += [_table(["process", "peak RSS MiB", "baseline: model only MiB", "difference MiB"], rows), ""]
+    rows = []
+    for ix in mem.get("indexes", []):
+        d, t = ix["disk"], ix["text"]
+        parts = ", ".join(f"{k} {_f(v / max(1, d['passages']), 0)}" for k, v in sorted(d["parts_bytes"].items(),
+                                                                                         key=lambda kv: -kv[1]))
+        rows.append([ix["corpus"], _f(ix["passages"]), _f(d["bytes_per_passage"], 0), parts,
+                     _f(d["embedding_cache_bytes_per_passage"], 0), _f(ix["memory_bytes_per_passage"], 0),
+                     _f(ix["raw_vector_bytes_per_passage"]), _f(t["mean_utf8_bytes"], 0)])
+    out += [_table(["corpus", "passages", "disk B/passage (version dir)", "by file (B/passage)",
+                    "embedding cache B/passage", "memory B/passage (serve − model-only)",
+                    "baseline: raw float32 vector B", "baseline: passage text UTF-8 B"], rows), ""]
+    out += ["Memory per passage on a small corpus is dominated by fixed costs (jieba's dictionary, "
+            "SQLite, bm25s); the 55k-article figure is the one that scales.", ""]
+    return out
+
+
+def _quality(q: dict) -> list[str]:
+    out = ["## 5. Quality (article level)", ""]
+    metrics = ("recall@1", "recall@5", "recall@10", "recall@100", "mrr@10", "ndcg@10")
+    for s in q.get("sets", []):
+        out += [f"**{s['set']}**: {s['queries']} questions, {s['mean_relevant']:.1f} relevant articles each on average. "
+                f"Baseline: {s['baseline_description']} over {s['baseline_docs']:,} articles.", ""]
+        rows = []
+        base = s["baseline"]
+        for mode, m in s["modes"].items():
+            rows.append([mode, *(_f(m[k], 3) for k in metrics), f"{m['recall@10'] - base['recall@10']:+.3f}",
+                         f"{m['mrr@10'] - base['mrr@10']:+.3f}", _f(m["ms_per_query"])])
+        rows.append(["*plain jieba BM25 (baseline)*", *(_f(base[k], 3) for k in metrics), "", "", _f(base["ms_per_query"])])
+        out += [_table(["mode", *metrics, "Δ R@10 vs baseline", "Δ MRR@10 vs baseline", "ms/query"], rows), ""]
+    for msg in q.get("notes", []):
+        out += [f"> {msg}", ""]
+    if q.get("sets"):
+        out += ["![recall@k](recall_at_k.png)", ""]
+    return out

@@ -1,0 +1,334 @@
+"""The search page under Streamlit's AppTest, on a real index built from the fixture corpus."""
+from __future__ import annotations
+
+import html
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "app.py")
+QUESTION = "网贷逾期了，催收说要上门，是真的吗？"
+EXPECTED_TITLE = "网贷逾期后催收说要上门，是真的吗？"
+XSS_TITLE = "物业费<script>alert(1)</script>可以不交吗？"
+DISCLAIMER = "以上内容为一般性法律信息，不构成针对具体个案的法律意见；个案情况不同，建议咨询专业律师。"
+
+_CARD = re.compile(
+    r'<div class="lf-hit(?P<weak> lf-weak)?" data-rank="\d+" data-article="(?P<article>[^"]*)">'
+    r'<div class="lf-title"><a href="(?P<href>[^"]*)"[^>]*>(?P<title>.*?)</a>'
+    r'.*?<div class="lf-meta">(?P<meta>.*?)</div>'
+)
+
+
+# ---------------------------------------------------------------- helpers ----
+def make_app(monkeypatch, index: Path) -> AppTest:
+    monkeypatch.setenv("LAWFAQ_INDEX", str(index))
+    monkeypatch.delenv("LAWFAQ_WEAK_FLOOR", raising=False)
+    return AppTest.from_file(APP, default_timeout=60)
+
+
+def run_ok(at: AppTest) -> AppTest:
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def htmls(at: AppTest) -> list[str]:
+    return [h.value for h in at.html]
+
+
+def results_html(at: AppTest) -> str:
+    found = [v for v in htmls(at) if 'class="lf-results"' in v]
+    assert len(found) <= 1
+    return found[0] if found else ""
+
+
+def cards(at: AppTest) -> list[dict]:
+    out = []
+    for m in _CARD.finditer(results_html(at)):
+        cat = re.search(r'<span class="lf-cat">(.*?)</span>', m["meta"])
+        out.append({
+            "article": html.unescape(m["article"]), "href": html.unescape(m["href"]),
+            "title": html.unescape(m["title"]), "category": html.unescape(cat[1]) if cat else None,
+            "weak": bool(m["weak"]),
+        })
+    return out
+
+
+def search(at: AppTest, query: str) -> AppTest:
+    at.text_input[0].input(query)
+    return run_ok(at)
+
+
+def all_text(at: AppTest) -> list[str]:
+    """Every markdown-ish element the page rendered (main and sidebar)."""
+    texts = htmls(at) + [m.value for m in at.markdown] + [c.value for c in at.caption]
+    for kind in (at.title, at.header, at.subheader, at.error, at.warning, at.info, at.success):
+        texts += [e.value for e in kind]
+    return texts
+
+
+@pytest.fixture
+def app(monkeypatch, built_index) -> AppTest:
+    return make_app(monkeypatch, built_index)
+
+
+# ---------------------------------------------------------------- search -----
+def test_first_visit_shows_title_examples_and_disclaimer(app):
+    at = run_ok(app)
+    assert [t.value for t in at.title] == ["法律问答检索"]
+    labels = [b.label for b in at.button]
+    for example in ("网贷逾期了，催收说要上门，是真的吗？", "被公司辞退能拿多少补偿？", "离婚冷静期是多少天？",
+                    "民法典1032条说的什么"):
+        assert example in labels
+    assert not results_html(at)
+    assert DISCLAIMER in [c.value for c in at.caption]
+    assert "q" not in at.query_params
+
+
+def test_query_shows_highlighted_results_and_sets_url(app):
+    at = search(run_ok(app), QUESTION)
+    found = cards(at)
+    assert found and found[0]["title"] == EXPECTED_TITLE
+    assert found[0]["href"].startswith("?article=shangmen-cuishou&passage=")
+    page = results_html(at)
+    assert "<mark>" in page and 'class="best"' in page
+    assert '<span class="lf-tag">民法典第1032条</span>' in page
+    assert "阅读原文" in page
+    assert at.query_params["q"] == QUESTION
+    assert len(found) == 5  # the default number of results
+
+
+def test_query_from_url_runs_the_search(app):
+    app.query_params["q"] = QUESTION
+    at = run_ok(app)
+    assert at.text_input[0].value == QUESTION
+    assert cards(at)[0]["title"] == EXPECTED_TITLE
+
+
+def test_example_button_runs_the_search(app):
+    at = run_ok(app)
+    next(b for b in at.button if b.label == QUESTION).click()
+    run_ok(at)
+    assert at.query_params["q"] == QUESTION
+    assert cards(at)[0]["title"] == EXPECTED_TITLE
+    assert not any(b.label == QUESTION for b in at.button)  # the examples give way to the results
+
+
+def test_number_of_results_follows_the_slider(app):
+    at = run_ok(app)
+    at.sidebar.slider[0].set_value(3)
+    at = search(at, QUESTION)
+    assert len(cards(at)) == 3
+
+
+def test_category_filter_restricts_results(app):
+    at = run_ok(app)
+    assert "劳动纠纷" in at.sidebar.multiselect[0].options
+    at.sidebar.multiselect[0].select("劳动纠纷")
+    at = search(at, QUESTION)
+    found = cards(at)
+    assert found
+    assert {c["category"] for c in found} == {"劳动纠纷"}
+    assert {c["article"] for c in found} == {"cizhi-buchang"}
+
+
+def test_off_topic_question_says_no_good_match_but_shows_nearest(app):
+    at = search(run_ok(app), "怎么做红烧肉")
+    warnings = " ".join(w.value for w in at.warning)
+    assert "没有找到很贴切的答案" in warnings and "换个说法" in warnings
+    found = cards(at)
+    assert found and all(c["weak"] for c in found)
+    assert "相关度较低" in results_html(at)
+
+
+def test_filters_that_exclude_everything_say_so(app):
+    import datetime as dt
+
+    at = run_ok(app)
+    at.sidebar.date_input[0].set_value(dt.date(2030, 1, 1))
+    at = search(at, QUESTION)
+    assert not cards(at)
+    assert any("没有找到相关内容" in i.value for i in at.info)
+
+
+def test_long_query_is_truncated_and_says_so(app):
+    at = search(run_ok(app), "网贷逾期" * 80)
+    assert any("200" in i.value for i in at.info)
+    assert cards(at)
+
+
+# ---------------------------------------------------------------- articles ---
+def test_article_view_shows_whole_article_with_passage(app, built_index, embedder, tokenizer):
+    from index.searcher import Searcher
+
+    passage = Searcher.open(built_index, embedder=embedder, tokenizer=tokenizer).article("shangmen-cuishou")[1][1]
+    app.query_params["article"] = "shangmen-cuishou"
+    app.query_params["passage"] = passage.id
+    app.query_params["q"] = QUESTION
+    at = run_ok(app)
+    page = "".join(htmls(at))
+    assert EXPECTED_TITLE in page
+    assert "持牌机构的催收以电话、短信和App提醒为主" in page and "欠钱要还，但催收也有红线" in page
+    assert "<h3>正规平台很少真的上门</h3>" in page  # '## ' lines are headings
+    assert 'id="lf-target"' in page and 'class="lf-psg"' in page  # the passage is marked and scrolled to
+    assert "民法典第1032条" in page
+    assert "相关文章" in page and "?article=shangmen-cuishou-bayue" in page
+    back = re.search(r'<a href="([^"]*)"[^>]*>← 返回搜索</a>', page)
+    assert back and html.unescape(back[1]).startswith("?q=%E7%BD%91")
+    assert not results_html(at)
+
+
+def test_article_view_without_passage_or_query(app):
+    app.query_params["article"] = "lihun-lengjingqi"
+    at = run_ok(app)
+    page = "".join(htmls(at))
+    assert "协议离婚要等三十天冷静期吗？" in page
+    assert 'id="lf-target"' not in page
+    assert '<a href="?" target="_self">← 返回搜索</a>' in page
+
+
+def test_unknown_article_says_it_does_not_exist(app):
+    app.query_params["article"] = "nope"
+    at = run_ok(app)
+    assert any("文章不存在" in e.value for e in at.error)
+
+
+# ---------------------------------------------------------------- states -----
+@pytest.mark.parametrize("kind", ["empty", "missing"])
+def test_no_index_explains_how_to_build_one(monkeypatch, tmp_path, kind):
+    index = tmp_path / "idx"
+    if kind == "empty":
+        index.mkdir()
+    at = run_ok(make_app(monkeypatch, index))
+    errors = " ".join(e.value for e in at.error)
+    assert "make run" in errors
+    assert f"python -m ingest build --source corpus --index {index}" in errors
+    assert not at.text_input  # nothing to search in
+
+
+def test_status_panel_shows_version_counts_and_categories(app, built_index):
+    at = run_ok(app)
+    exp = next(e for e in at.sidebar.expander if e.label == "索引状态")
+    text = " ".join(m.value for m in exp.markdown)
+    version = (built_index / "CURRENT").read_text().strip()
+    assert version in text and "6 篇" in text and "15 段" in text
+
+
+def test_new_version_is_picked_up_without_restart(monkeypatch, tmp_path, built_index):
+    from index.layout import IndexDir
+
+    index = tmp_path / "idx"
+    shutil.copytree(built_index, index)
+    old = (index / "CURRENT").read_text().strip()
+    at = run_ok(make_app(monkeypatch, index))
+    assert not any("索引已更新" in c.value for c in at.caption)
+    new = old + "x"
+    shutil.copytree(index / "versions" / old, index / "versions" / new)
+    IndexDir(index).switch(new)
+    at = search(at, QUESTION)
+    assert any(f"索引已更新至版本 {new}" in c.value for c in at.caption)
+    assert cards(at)[0]["title"] == EXPECTED_TITLE
+
+
+# ---------------------------------------------------------------- safety -----
+def assert_escaped(at: AppTest) -> None:
+    texts = all_text(at)
+    assert any("&lt;script&gt;alert(1)&lt;/script&gt;" in t for t in texts)
+    for t in texts:
+        assert "<script" not in t.lower()
+        assert "<img" not in t.lower()
+
+
+def test_xss_article_is_escaped_in_results(app):
+    at = search(run_ok(app), "物业费可以不交吗")
+    assert any(c["title"] == XSS_TITLE for c in cards(at))  # shown literally after unescaping once
+    assert_escaped(at)
+
+
+def test_xss_article_is_escaped_in_article_view(app):
+    app.query_params["article"] = "xss-test"
+    app.query_params["passage"] = "xss-test#0"
+    at = run_ok(app)
+    assert_escaped(at)
+    page = "".join(htmls(at))
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def test_hostile_query_is_escaped(app):
+    hostile = '"><script>alert(1)</script><img src=x onerror=alert(1)>'
+    at = search(run_ok(app), hostile)
+    for t in all_text(at):
+        assert "<script" not in t.lower() and "<img" not in t.lower()
+    assert 'data-query="&quot;&gt;&lt;script&gt;' in results_html(at)
+
+
+def test_only_safe_links_become_hrefs():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("lawfaq_app_helpers", APP)
+    src = Path(APP).read_text(encoding="utf-8").replace("\nmain()\n", "\n")
+    module = importlib.util.module_from_spec(spec)
+    exec(compile(src, APP, "exec"), module.__dict__)
+    assert module.safe_href("javascript:alert(1)") is None
+    assert module.safe_href("data:text/html,x") is None
+    assert module.safe_href("//evil.example/x") is None
+    assert module.safe_href("https://example.com/a?b=1#:~:text=x") == "https://example.com/a?b=1#:~:text=x"
+    assert module.safe_href("?article=a&passage=a%230") == "?article=a&passage=a%230"
+    assert module.link_html("javascript:alert(1)", "x") == "x"
+    out = module.link_html('https://e.com/"onmouseover="alert(1)', "t")
+    assert '"onmouseover' not in out and "&quot;onmouseover" in out
+    assert module.highlight("<b>网贷</b>", [(3, 5)], (0, 9)) == (
+        '<span class="best">&lt;b&gt;<mark>网贷</mark>&lt;/b&gt;</span>'
+    )
+
+
+# ---------------------------------------------------------------- source URLs
+URL_ARTICLE = """---
+title: 网贷逾期被起诉了怎么办？
+category: 金融债务
+date: 2025-03-01
+url: https://example.com/faq/wangdai-qisu?from=list
+---
+
+网贷逾期以后，平台可能会向法院起诉。收到法院传票不要躲，按时出庭，核对借款本金和利息。
+
+## 利息过高的部分可以不还
+
+超过法定上限的利息，法院一般不予支持，可以在庭审中提出抗辩。
+"""
+
+
+@pytest.fixture(scope="module")
+def url_index(tmp_path_factory, embedder, tokenizer) -> Path:
+    from index.build import BuildOptions, build_index
+
+    root = tmp_path_factory.mktemp("urlidx")
+    (root / "src").mkdir()
+    (root / "src" / "wangdai-qisu.md").write_text(URL_ARTICLE, encoding="utf-8")
+    report = build_index([str(root / "src")], root / "idx", BuildOptions(progress=False), embedder, tokenizer)
+    assert report.status == "published", report.message
+    return root / "idx"
+
+
+def test_article_with_url_links_to_source_with_text_fragment(url_index, embedder, tokenizer):
+    from index.searcher import Searcher
+
+    s = Searcher.open(url_index, embedder=embedder, tokenizer=tokenizer)
+    hit = s.search("网贷逾期被起诉了怎么办", k=1)[0]
+    assert hit.url == "https://example.com/faq/wangdai-qisu?from=list"
+    assert hit.link.startswith("https://example.com/faq/wangdai-qisu?from=list#:~:text=")
+
+
+def test_page_opens_source_links_in_a_new_tab(monkeypatch, url_index):
+    at = search(run_ok(make_app(monkeypatch, url_index)), "网贷逾期被起诉了怎么办")
+    first = cards(at)[0]
+    assert first["href"].startswith("https://example.com/faq/wangdai-qisu?from=list#:~:text=")
+    page = results_html(at)
+    assert 'target="_blank" rel="noopener noreferrer"' in page
+    assert "&q=" not in first["href"]  # the query is only passed along to our own article view

@@ -1,0 +1,87 @@
+"""The quick benchmark as a regression check: loose bounds that only a real regression breaks.
+
+Runs `bench.run --quick` in-process on the session's shipped-corpus index
+(about 1-2 minutes on 2 cores) and checks the files it writes.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench import SHIPPED_QRELS, SHIPPED_QUERIES
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory, shipped_index):
+    from bench.run import run_bench
+
+    out = tmp_path_factory.mktemp("bench")
+    return out, run_bench("quick", out, shipped_index=shipped_index, log=lambda msg: None)
+
+
+def test_writes_results(quick):
+    out, results = quick
+    for name in ("results.json", "results.md", "latency.png"):
+        assert (out / name).stat().st_size > 0, name
+    saved = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert saved["bench"]["mode"] == "quick"
+    assert saved["machine"]["cpu_model"] and saved["machine"]["cores"] >= 1
+    md = (out / "results.md").read_text(encoding="utf-8")
+    assert "## 1. Query latency" in md and "## 3. Scale" in md and "How to read this" in md
+
+
+def test_latency(quick):
+    _, r = quick
+    shipped = next(c for c in r["latency"]["corpora"] if c["name"] == "shipped corpus")
+    assert r["latency"]["questions"]["n"] == 100
+    for mode in ("bm25", "dense", "hybrid"):
+        wall = shipped["modes"][mode]["wall"]
+        assert wall["n"] == 100
+        assert 0 < wall["p50"] <= wall["p95"] <= wall["p99"]
+    assert shipped["modes"]["hybrid"]["wall"]["p95"] < 1000
+    comps = shipped["modes"]["hybrid"]["components_median_ms"]
+    assert comps["encode_ms"] > 0 and comps["bm25_ms"] > 0 and comps["faiss_ms"] >= 0
+    assert shipped["baseline"]["wall"]["n"] == 100
+
+
+def test_embedding(quick):
+    _, r = quick
+    e = r["embedding"]
+    assert e["passages"] == 64 and e["batch_size"] == 32
+    assert e["passages_per_s"] >= 2
+    assert r["matmul"]["gflops"] > 1
+    assert 0 < e["roofline_fraction_useful"] <= e["roofline_fraction_padded"] < 1.5
+
+
+def test_scale(quick):
+    _, r = quick
+    rows = {row["kind"]: row for row in r["scale"]["synthetic"]["rows"] if row["n"] == 20_000}
+    assert rows["flat"]["recall_at_10"] == 1.0
+    assert rows["hnsw"]["recall_at_10"] >= 0.9
+    assert rows["flat"]["index_bytes"] >= 20_000 * 384 * 4
+    assert rows["hnsw"]["latency"]["p50"] < 50
+
+
+def test_memory(quick):
+    _, r = quick
+    m = r["memory"]
+    assert m["build"]["peak_rss_bytes"] > 50 * 2**20
+    assert m["build"]["passages"] > 0
+    assert m["model_only"]["peak_rss_bytes"] > 50 * 2**20
+    shipped = m["indexes"][0]
+    assert shipped["serve"]["queries"] == 100
+    assert shipped["serve"]["peak_rss_bytes"] < 4 * 2**30
+    assert shipped["disk"]["bytes_per_passage"] > 384 * 4  # at least the float32 vector
+
+
+@pytest.mark.skipif(not (SHIPPED_QUERIES.exists() and SHIPPED_QRELS.exists()), reason="no shipped eval set yet")
+def test_quality_shipped(quick):
+    out, r = quick
+    shipped = next(s for s in r["quality"]["sets"] if s["set"] == "shipped set")
+    assert shipped["modes"]["hybrid"]["recall@5"] >= 0.5
+    assert set(shipped["recall_at_k"]) >= {"k", "hybrid", "bm25", "dense", "jieba_bm25_baseline"}
+    assert max(shipped["curve_vs_pytrec_max_abs_diff"].values()) < 1e-6
+    assert (out / "recall_at_k.png").stat().st_size > 0
