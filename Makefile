@@ -41,7 +41,7 @@ rebuild: $(VENV)/.runtime
 
 run: $(VENV)/.runtime $(INDEX)/CURRENT
 	$(BIN)/streamlit run app.py --server.port $(PORT) --server.headless true \
-		--browser.gatherUsageStats false
+		--browser.gatherUsageStats false --server.fileWatcherType none
 
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest

@@ -10,17 +10,22 @@ statutes, categories, URLs) or from the user (the query) is passed through
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import html
 import os
+import re
+import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import streamlit as st
 
-from index.layout import LOCK, POINTER, IndexNotFound
-from index.searcher import ModelMismatch, SearchConfig, Searcher, display_key_from
+from index.layout import LOCK, IndexNotFound
+from index.searcher import ModelMismatch, Searcher, display_key_from
 
 MAX_QUERY_CHARS = 200
 DEFAULT_INDEX = "var/index"
@@ -44,13 +49,15 @@ CSS = """
           margin: 0 0 .8rem 0; line-height: 1.7; }
 .lf-hit.lf-weak { border-style: dashed; opacity: .92; }
 .lf-title { font-size: 1.08rem; font-weight: 600; margin-bottom: .15rem; }
+[data-testid="stMainBlockContainer"] { padding-top: 3rem; }
+.lf-hit a, .lf-body a, .lf-back a, .lf-related a, .lf-meta a { color: #1a56db; }
 .lf-title a { text-decoration: none; }
 .lf-title a:hover { text-decoration: underline; }
 .lf-meta { color: #6b7280; font-size: .82rem; margin-bottom: .35rem; }
 .lf-meta span + span::before { content: "·"; margin: 0 .4rem; color: #9ca3af; }
 .lf-heading { color: #6b7280; font-size: .82rem; }
 .lf-passage { font-size: .95rem; overflow-wrap: anywhere; }
-.lf-passage mark, .lf-body mark { background: #fff1a8; color: inherit; padding: 0 1px; border-radius: 2px; }
+.lf-passage mark, .lf-body mark { background: #fff1a8; color: #1f2937; padding: 0 1px; border-radius: 2px; }
 .lf-passage b.lf-h { font-weight: 600; }
 .lf-passage .best { font-weight: 600; text-decoration: underline; text-decoration-color: #f59e0b;
                     text-underline-offset: 3px; }
@@ -75,42 +82,54 @@ CSS = """
 
 # ---------------------------------------------------------------- loading ----
 class Service:
-    """The process-wide Searcher, with one lock around it.
+    """The process-wide Searcher, used by one session at a time (`with service.use() as searcher`).
 
     Streamlit serves every browser session from its own thread; the lock keeps
     one Searcher call at a time (a search takes ~25 ms) so a version switch in
     `refresh()` never closes a store another thread is still reading.
+
+    While the lock is held, torch runs on LAWFAQ_TORCH_THREADS threads (default
+    1): encoding one short query gains nothing from more threads, and on a busy
+    machine several intra-op threads make a 30 ms encode take up to a second.
     """
 
     def __init__(self, searcher: Searcher):
         self.searcher = searcher
-        self.lock = threading.Lock()
+        self._lock = threading.Lock()
+        try:
+            self.threads = max(1, int(os.environ.get("LAWFAQ_TORCH_THREADS", "1")))
+        except ValueError:
+            self.threads = 1
+
+    @contextlib.contextmanager
+    def use(self) -> Iterator[Searcher]:
+        with self._lock:
+            torch = sys.modules.get("torch")  # loaded by the embedder
+            before = torch.get_num_threads() if torch else None
+            if torch:
+                torch.set_num_threads(self.threads)
+            try:
+                yield self.searcher
+            finally:
+                if torch and before:
+                    torch.set_num_threads(before)
 
 
 @st.cache_resource(show_spinner="正在加载索引和模型…")
-def load_service(index_dir: str, weak_floor: float) -> Service:
-    searcher = Searcher.open(index_dir, config=SearchConfig(weak_floor=weak_floor))
-    searcher.search("预热", k=1)  # load the model and the tokenizer now, not on the first user query
-    return Service(searcher)
+def load_service(index_dir: str) -> Service:
+    service = Service(Searcher.open(index_dir))
+    with service.use() as searcher:
+        searcher.search("预热", k=1)  # load the model and the tokenizer now, not on the first user query
+    # Streamlit runs a full gc.collect() after every script run; walking the ~500k long-lived
+    # objects of the model, jieba and the index takes ~250 ms and holds back the results that
+    # were already rendered. Move them out of the collector's sight once they are loaded.
+    gc.collect()
+    gc.freeze()
+    return service
 
 
 def index_dir() -> str:
     return os.environ.get("LAWFAQ_INDEX") or DEFAULT_INDEX
-
-
-def weak_floor() -> float:
-    """Best dense cosine below which results are called weak.
-
-    Workaround: the Searcher's default (0.80) never fires with the shipped
-    model, whose cosines for unrelated text sit around 0.81-0.84 (answerable
-    questions: median 0.90). 0.85 marks off-topic questions as weak while
-    flagging only ~3% of the answerable eval questions. Override with
-    LAWFAQ_WEAK_FLOOR.
-    """
-    try:
-        return float(os.environ.get("LAWFAQ_WEAK_FLOOR", "0.85"))
-    except ValueError:
-        return 0.85
 
 
 def build_running(root: Path) -> bool:
@@ -201,6 +220,7 @@ def highlight(text: str, spans, best: tuple[int, int] | None = None) -> str:
         for i in range(max(0, best[0]), min(n, best[1])):
             flags[i][0] = True
     drop = [False] * n
+    bullet: set[int] = set()  # '- ' / '* ' list markers, shown as '• '
     pos = 0
     for line in text.splitlines(keepends=True):
         if line.startswith("#"):
@@ -210,7 +230,12 @@ def highlight(text: str, spans, best: tuple[int, int] | None = None) -> str:
                 j += 1
             for t in range(j, pos + len(line.rstrip("\n"))):
                 flags[t][1] = True
+        elif line[:2] in ("- ", "* "):
+            bullet.add(pos)
+            drop[pos + 1] = True
         pos += len(line)
+    for m in re.finditer(r"\*\*", text):  # Markdown bold markers the ingest kept in the body
+        drop[m.start()] = drop[m.start() + 1] = True
 
     opening = ('<span class="best">', '<b class="lf-h">', "<mark>")
     closing = ("</span>", "</b>", "</mark>")
@@ -251,7 +276,7 @@ def highlight(text: str, spans, best: tuple[int, int] | None = None) -> str:
                 if want[level]:
                     out.append(opening[level])
                     state[level] = True
-        run.append(ch)
+        run.append("• " if i in bullet else ch)
     flush()
     for level in (2, 1, 0):
         if state[level]:
@@ -272,7 +297,7 @@ def hit_html(hit, query: str, weak: bool) -> str:
         meta.append(f'<span class="lf-cat">{esc(hit.category)}</span>')
     if hit.published:
         meta.append(f'<span class="lf-date">{esc(hit.published)}</span>')
-    if hit.heading:
+    if hit.heading and not hit.passage.startswith("#"):  # else the passage shows its heading itself
         meta.append(f'<span class="lf-heading">{esc(hit.heading.lstrip("# "))}</span>')
     statutes = tags_html(hit.statutes)
     source_note = "（原网站）" if not is_internal(hit.link) else ""
@@ -288,6 +313,11 @@ def hit_html(hit, query: str, weak: bool) -> str:
     )
 
 
+def text_html(text: str) -> str:
+    """Escaped text without the Markdown bold markers the ingest kept in article bodies."""
+    return esc(text.replace("**", ""))
+
+
 def body_html(body: str, start: int | None, end: int | None) -> str:
     """The article body as escaped paragraphs; '#' lines become headings; [start, end) highlighted."""
     pieces: list[str] = []
@@ -298,9 +328,9 @@ def body_html(body: str, start: int | None, end: int | None) -> str:
     def seg(a: int, b: int) -> str:
         """Escaped body[a:b] with the passage part wrapped."""
         if start is None or end is None or b <= start or a >= end:
-            return esc(body[a:b])
+            return text_html(body[a:b])
         s, e = max(a, start), min(b, end)
-        return f'{esc(body[a:s])}<span class="lf-psg">{esc(body[s:e])}</span>{esc(body[e:b])}'
+        return f'{text_html(body[a:s])}<span class="lf-psg">{text_html(body[s:e])}</span>{text_html(body[e:b])}'
 
     def anchor(a: int, b: int) -> str:
         nonlocal target_done
@@ -342,7 +372,10 @@ def body_html(body: str, start: int | None, end: int | None) -> str:
         elif overlaps and not target_done:
             para[0] = anchor(a, b)
         para_in = para_in or overlaps
-        para.append(seg(a, b))
+        if text[:2] in ("- ", "* "):  # a Markdown list item: a bullet instead of the marker
+            para.append("• " + seg(a + 2, b))
+        else:
+            para.append(seg(a, b))
     close_para()
     return f'<div class="lf-body">{"".join(pieces)}</div>'
 
@@ -393,8 +426,8 @@ def sidebar(service: Service | None, root: str) -> dict:
     with st.sidebar:
         if service is not None:
             st.subheader("筛选")
-            with service.lock:
-                cats = service.searcher.categories()
+            with service.use() as searcher:
+                cats = searcher.categories()
             chosen = st.multiselect("分类", cats, key="f_cat", placeholder="全部分类")
             c1, c2 = st.columns(2)
             d_from = c1.date_input("起始日期", value=None, key="f_from", format="YYYY-MM-DD",
@@ -413,13 +446,13 @@ def sidebar(service: Service | None, root: str) -> dict:
             if service is None:
                 st.write(f"索引目录：`{root}`（不可用）")
             else:
-                with service.lock:
-                    status = service.searcher.status()
+                with service.use() as searcher:
+                    status = searcher.status()
                 st.markdown(
                     "\n".join(
                         [
                             f"- 版本：`{status.get('version')}`",
-                            f"- 构建时间：{status.get('built_at') or '未知'}",
+                            f"- 构建时间：{str(status.get('built_at') or '未知').replace('T', ' ')}",
                             f"- 文章：{int(status.get('articles') or 0)} 篇，段落：{int(status.get('passages') or 0)} 段",
                             f"- 模型：`{status.get('model') or '未知'}`",
                         ]
@@ -454,8 +487,8 @@ def search_view(service: Service, filters: dict) -> None:
     if len(query) > MAX_QUERY_CHARS:
         query = query[:MAX_QUERY_CHARS]
         st.info(f"问题太长，只按前 {MAX_QUERY_CHARS} 个字检索。")
-    with service.lock:
-        hits = service.searcher.search(
+    with service.use() as searcher:
+        hits = searcher.search(
             query, k=filters["k"], category=filters["category"],
             date_from=filters["date_from"], date_to=filters["date_to"],
         )
@@ -463,10 +496,10 @@ def search_view(service: Service, filters: dict) -> None:
         st.info("没有找到相关内容。可以换个说法、少用专业词，或者放宽左侧的分类和日期筛选再试。")
         return
     if hits.weak:
-        st.warning(
-            (hits.message or "没有找到很贴切的答案，下面是最接近的结果，仅供参考。")
-            + " 建议换个说法，或者补充具体情况（比如发生了什么、涉及谁、多少钱）再搜。"
-        )
+        message = hits.message or "没有找到很贴切的答案，下面是最接近的结果，仅供参考。"
+        if "换个说法" not in message:
+            message += "建议换个说法，或者补充具体情况（比如发生了什么、涉及谁、多少钱）再搜。"
+        st.warning(message)
     ms = hits.timings.get("total_ms")
     st.caption(f"找到 {len(hits)} 条相关段落" + (f"（{ms:.0f} 毫秒）" if ms is not None else ""))
     cards = "".join(hit_html(h, query, hits.weak) for h in hits)
@@ -478,9 +511,9 @@ def article_view(service: Service, article_id: str) -> None:
     passage_id = st.query_params.get("passage", "")
     back = f"?q={quote(q, safe='')}" if q else "?"
     back_html = f'<a href="{esc(back)}" target="_self">← 返回搜索</a>'
-    with service.lock:
-        found = service.searcher.article(article_id)
-        related = service.searcher.related(article_id) if found else []
+    with service.use() as searcher:
+        found = searcher.article(article_id)
+        related = searcher.related(article_id) if found else []
     if found is None:
         st.error("文章不存在。链接可能已过期，或者文章已被删除。")
         st.html(f'<div class="lf-back">{back_html}</div>')
@@ -526,22 +559,29 @@ def main() -> None:
     root = index_dir()
     service: Service | None = None
     error: str | None = None
+    detail = ""
     try:
-        service = load_service(str(Path(root).resolve()), weak_floor())
-    except IndexNotFound:
-        error = "notfound"
+        service = load_service(str(Path(root).resolve()))
+    except IndexNotFound as exc:
+        error, detail = "notfound", str(exc)
     except ModelMismatch as exc:
-        error = f"模型不一致：{exc}"
+        error = f"索引是用另一个模型构建的，和当前配置的模型不一致：{exc}"
 
     if service is not None:
-        with service.lock:
-            switched = service.searcher.refresh()
-            version = service.searcher.version
-        seen = st.session_state.get("_seen_version")
-        if switched or (seen is not None and seen != version):
-            st.toast(f"索引已更新至版本 {version}")
-            st.caption(f"索引已更新至版本 {version}")
-        st.session_state["_seen_version"] = version
+        try:
+            with service.use() as searcher:
+                switched = searcher.refresh()
+                version = searcher.version
+        except ModelMismatch as exc:
+            # A newly published version needs another model. The Searcher would raise this again
+            # on every search (search() refreshes first), so say what is wrong instead of crashing.
+            service, error = None, f"新发布的索引版本和当前模型不一致，暂时无法检索：{exc}"
+        else:
+            seen = st.session_state.get("_seen_version")
+            if switched or (seen is not None and seen != version):
+                st.toast(f"索引已更新至版本 {version}")
+                st.caption(f"索引已更新至版本 {version}")
+            st.session_state["_seen_version"] = version
 
     filters = sidebar(service, root)
     article_id = st.query_params.get("article")
@@ -553,6 +593,8 @@ def main() -> None:
     if service is None:
         if error == "notfound":
             st.error(BUILD_HELP.format(index=root))
+            if "damaged" in detail or "cannot be opened" in detail:
+                st.caption(detail)
         else:
             st.error(error or "索引无法打开。")
             st.markdown(f"重新构建：`python -m ingest build --full --source corpus --index {root}`")

@@ -26,6 +26,16 @@ def _probe(args: list[str], timeout: float = 3600) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def _probe_clean(args: list[str]) -> dict:
+    """A probe started through `children`, so its ru_maxrss does not inherit ours (see bench.probe)."""
+    outer = _probe(["children", "--", sys.executable, "-m", "bench.probe", *args])
+    if outer["returncode"] != 0:
+        raise RuntimeError(f"bench.probe {args[0]} failed: {outer.get('stderr_tail')}")
+    inner = json.loads(outer["stdout_tail"].strip().splitlines()[-1])
+    inner["launcher_children_maxrss_bytes"] = outer["peak_rss_bytes"]
+    return inner
+
+
 def build_peak(warm_cache: Path | None = None) -> dict:
     """`python -m ingest build --source corpus --index <tmp> --no-progress` in a child; its peak RSS.
 
@@ -56,7 +66,7 @@ def serve_peak(index_dir: Path, questions: list[str], n: int = 100) -> dict:
         json.dump(questions, fh, ensure_ascii=False)
         qfile = fh.name
     try:
-        return _probe(["serve", "--index", str(index_dir), "--questions", qfile, "--n", str(n)])
+        return _probe_clean(["serve", "--index", str(index_dir), "--questions", qfile, "--n", str(n)])
     finally:
         Path(qfile).unlink(missing_ok=True)
 
@@ -66,7 +76,7 @@ def model_peak(questions: list[str], n: int = 100) -> dict:
         json.dump(questions, fh, ensure_ascii=False)
         qfile = fh.name
     try:
-        return _probe(["model", "--questions", qfile, "--n", str(n)])
+        return _probe_clean(["model", "--questions", qfile, "--n", str(n)])
     finally:
         Path(qfile).unlink(missing_ok=True)
 
@@ -77,10 +87,13 @@ def index_memory(name: str, index_dir: Path, questions: list[str], model_only: d
     disk = version_footprint(index_dir)
     text = passage_text_bytes(index_dir)
     passages = disk["passages"]
-    extra = serve["peak_rss_bytes"] - model_only["peak_rss_bytes"]
+    # what the index adds to a process that already holds the model: serving minus model-only
+    peak_extra = serve["peak_rss_bytes"] - model_only["peak_rss_bytes"]
     dim = disk.get("dim") or 384
     return {
         "corpus": name, "passages": passages, "serve": serve, "disk": disk, "text": text,
-        "serve_minus_model_bytes": extra, "memory_bytes_per_passage": extra / max(1, passages),
+        "peak_minus_model_bytes": peak_extra,
+        "steady_minus_model_bytes": serve["rss_end_bytes"] - model_only["rss_end_bytes"],
+        "memory_bytes_per_passage": peak_extra / max(1, passages),
         "raw_vector_bytes_per_passage": dim * 4,
     }

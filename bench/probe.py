@@ -5,7 +5,12 @@
     python -m bench.probe model --questions FILE [--n 100]   (baseline: model only, no index)
 
 A fresh process per figure: ru_maxrss is a high-water mark, so it can only
-be read cleanly in a process that did nothing else.
+be read cleanly in a process that did nothing else. And a process started
+straight from a big one is not clean: Linux carries the launching process's
+high-water mark into the child's ru_maxrss across fork/vfork + exec. So
+bench.memory starts `serve` and `model` through `children` (a small Python
+process), and each also reports VmHWM (the high-water mark of its own
+address space, which exec resets) as a cross-check.
 """
 from __future__ import annotations
 
@@ -19,6 +24,18 @@ import time
 
 def _peak_self() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _vmhwm() -> int | None:
+    """Peak resident bytes of this address space (/proc/self/status VmHWM)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
 
 
 def _questions(path: str, n: int) -> list[str]:
@@ -55,6 +72,7 @@ def cmd_serve(index: str, questions: list[str], mode: str) -> dict:
         "passages": int(s.manifest["counts"]["passages"]), "queries": len(questions), "mode": mode,
         "open_seconds": open_s, "query_seconds": time.perf_counter() - t,
         "rss_after_open_bytes": rss_open, "rss_end_bytes": current_rss(), "peak_rss_bytes": _peak_self(),
+        "vmhwm_bytes": _vmhwm(),
     }
 
 
@@ -65,7 +83,8 @@ def cmd_model(questions: list[str]) -> dict:
     emb = default_embedder()
     for q in questions:
         emb.encode_queries([q])
-    return {"queries": len(questions), "rss_end_bytes": current_rss(), "peak_rss_bytes": _peak_self()}
+    return {"queries": len(questions), "rss_end_bytes": current_rss(), "peak_rss_bytes": _peak_self(),
+            "vmhwm_bytes": _vmhwm()}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -205,10 +205,11 @@ class Searcher:
                 return False
             try:
                 new = self._open_current()
-            except IndexNotFound:
+            except (IndexNotFound, ModelMismatch):
                 return False  # keep serving what we have
-            old, self._version = self._version, new
-            old.close()
+            # the old version is not closed here: a search in another thread may
+            # still hold it; its SQLite handle closes when it is garbage-collected
+            self._version = new
         return True
 
     @property

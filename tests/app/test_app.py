@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 import shutil
 from pathlib import Path
@@ -28,7 +29,6 @@ _CARD = re.compile(
 # ---------------------------------------------------------------- helpers ----
 def make_app(monkeypatch, index: Path) -> AppTest:
     monkeypatch.setenv("LAWFAQ_INDEX", str(index))
-    monkeypatch.delenv("LAWFAQ_WEAK_FLOOR", raising=False)
     return AppTest.from_file(APP, default_timeout=60)
 
 
@@ -210,6 +210,38 @@ def test_no_index_explains_how_to_build_one(monkeypatch, tmp_path, kind):
     assert "make run" in errors
     assert f"python -m ingest build --source corpus --index {index}" in errors
     assert not at.text_input  # nothing to search in
+
+
+def _other_model(version_dir: Path) -> None:
+    manifest = json.loads((version_dir / "manifest.json").read_text(encoding="utf-8"))
+    manifest["model"] = {**manifest.get("model", {}), "name": "some-other-model", "checksum": "0" * 16}
+    (version_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+
+
+def test_index_built_with_another_model_is_a_clear_error(monkeypatch, tmp_path, built_index):
+    index = tmp_path / "idx"
+    shutil.copytree(built_index, index)
+    _other_model(index / "versions" / (index / "CURRENT").read_text().strip())
+    at = run_ok(make_app(monkeypatch, index))
+    errors = " ".join(e.value for e in at.error)
+    assert "模型不一致" in errors and "some-other-model" in errors
+    assert not at.text_input
+
+
+def test_new_version_with_another_model_does_not_crash_the_page(monkeypatch, tmp_path, built_index):
+    from index.layout import IndexDir
+
+    index = tmp_path / "idx"
+    shutil.copytree(built_index, index)
+    old = (index / "CURRENT").read_text().strip()
+    at = search(run_ok(make_app(monkeypatch, index)), QUESTION)
+    assert cards(at)
+    new = old + "m"
+    shutil.copytree(index / "versions" / old, index / "versions" / new)
+    _other_model(index / "versions" / new)
+    IndexDir(index).switch(new)
+    at = run_ok(at)
+    assert any("模型不一致" in e.value for e in at.error)
 
 
 def test_status_panel_shows_version_counts_and_categories(app, built_index):

@@ -11,7 +11,7 @@ import pytest
 
 from bench import SHIPPED_QRELS, SHIPPED_QUERIES
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

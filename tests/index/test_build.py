@@ -185,15 +185,19 @@ SERVE_SCRIPT = r"""
 import sys, time, json
 from index.searcher import Searcher
 s = Searcher.open(sys.argv[1])
+s.search("warm up", k=1)  # load the model before the clock starts
+first = s.version
 versions, failures, n = set(), 0, 0
 deadline = time.time() + float(sys.argv[2])
 print("ready", flush=True)
-while time.time() < deadline:
+after_switch = 0
+while time.time() < deadline and after_switch < 3:
     try:
         hits = s.search("公司辞退我能拿多少补偿", k=3)
         assert hits, "no hits"
         versions.add(hits.version)
         n += 1
+        after_switch += hits.version != first
     except Exception as exc:
         failures += 1
         print("FAIL", repr(exc), flush=True)
@@ -205,7 +209,7 @@ def test_build_while_another_process_serves(copy_corpus, tmp_path, built_index):
     index = tmp_path / "idx"
     assert run_build(copy_corpus, index).returncode == 0
     old = IndexDir(index).current_name()
-    server = subprocess.Popen([sys.executable, "-c", SERVE_SCRIPT, str(index), "40"], cwd=ROOT,
+    server = subprocess.Popen([sys.executable, "-c", SERVE_SCRIPT, str(index), "300"], cwd=ROOT,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert server.stdout.readline().strip() == "ready"
@@ -215,11 +219,11 @@ def test_build_while_another_process_serves(copy_corpus, tmp_path, built_index):
         assert run_build(copy_corpus, index).returncode == 0
         new = IndexDir(index).current_name()
         assert new != old
-        out, err = server.communicate(timeout=120)
+        out, err = server.communicate(timeout=400)
     finally:
         if server.poll() is None:
             server.kill()
     result = json.loads(out.strip().splitlines()[-1])
     assert result["failures"] == 0, out
-    assert result["queries"] > 5
+    assert result["queries"] >= 4
     assert new in result["versions"], "the serving process picked up the new version"
