@@ -577,6 +577,11 @@ def main() -> None:
             # on every search (search() refreshes first), so say what is wrong instead of crashing.
             service, error = None, f"新发布的索引版本和当前模型不一致，暂时无法检索：{exc}"
         else:
+            if searcher.refresh_error:
+                st.warning(
+                    f"新发布的索引版本无法使用，页面继续使用版本 {version} 检索。"
+                    f"原因：{searcher.refresh_error}"
+                )
             seen = st.session_state.get("_seen_version")
             if switched or (seen is not None and seen != version):
                 st.toast(f"索引已更新至版本 {version}")

@@ -343,7 +343,7 @@ def _build_locked(sources, layout: IndexDir, options: BuildOptions, report: Buil
     manifest = {
         "format": 1,
         "version": stamp,
-        "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "model": embedder.info().to_dict(),
         "counts": {"articles": n_articles, "passages": n_passages},
         "dense": {"kind": kind(dense), "ntotal": int(dense.ntotal), "approx_threshold": options.approx_threshold},

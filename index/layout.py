@@ -93,7 +93,7 @@ class IndexDir:
         return sorted(p.name for p in self.versions.iterdir() if (p / MANIFEST).exists())
 
     def new_stamp(self) -> str:
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
         while (self.versions / stamp).exists():
             stamp += "x"
         return stamp

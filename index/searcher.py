@@ -12,6 +12,7 @@ newly published version on its own, without a restart.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import threading
 import time
@@ -28,6 +29,8 @@ from index.layout import IndexDir, IndexNotFound, read_manifest
 from index.lexical import LexicalIndex
 from index.store import MetaStore
 from ingest.citations import display_key, parse_citations
+
+log = logging.getLogger(__name__)
 
 MODES = ("hybrid", "bm25", "dense")
 
@@ -162,6 +165,8 @@ class Searcher:
             tokenizer = default_tokenizer()
         self.tokenizer = tokenizer
         self._embedder = embedder
+        self._failed_version: str | None = None
+        self.refresh_error: str | None = None
         self._version = self._open_current()
 
     @classmethod
@@ -196,17 +201,26 @@ class Searcher:
         return version
 
     def refresh(self) -> bool:
-        """Switch to a newly published version, if any. Cheap: one small file read."""
+        """Switch to a newly published version, if any. Cheap: one small file read.
+
+        A published version that cannot be served (damaged, or built with another
+        model) is not switched to: the old version keeps serving, and the reason is
+        kept in `refresh_error` so a page can say why it still shows older results.
+        The failed name is remembered so that every search does not retry it.
+        """
         name = self.layout.current_name()
-        if name is None or name == self._version.name:
+        if name is None or name == self._version.name or name == self._failed_version:
             return False
         with self._lock:
-            if name == self._version.name:
+            if name == self._version.name or name == self._failed_version:
                 return False
             try:
                 new = self._open_current()
-            except (IndexNotFound, ModelMismatch):
+            except (IndexNotFound, ModelMismatch) as exc:
+                self._failed_version, self.refresh_error = name, str(exc)
+                log.warning("keeping version %s: newly published %s cannot be served: %s", self._version.name, name, exc)
                 return False  # keep serving what we have
+            self._failed_version, self.refresh_error = None, None
             # the old version is not closed here: a search in another thread may
             # still hold it; its SQLite handle closes when it is garbage-collected
             self._version = new

@@ -75,6 +75,6 @@ class LoadResult:
     articles: list[Article] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
 
-    def extend(self, other: "LoadResult") -> None:
+    def extend(self, other: LoadResult) -> None:
         self.articles.extend(other.articles)
         self.skipped.extend(other.skipped)

@@ -241,7 +241,13 @@ def test_new_version_with_another_model_does_not_crash_the_page(monkeypatch, tmp
     _other_model(index / "versions" / new)
     IndexDir(index).switch(new)
     at = run_ok(at)
-    assert any("模型不一致" in e.value for e in at.error)
+    # the old version keeps serving, and the page says why the new one is not used
+    warnings = " ".join(w.value for w in at.warning)
+    assert "some-other-model" in warnings and old in warnings
+    assert not at.error
+    assert cards(at)
+    at = search(at, "信用卡逾期会坐牢吗")
+    assert cards(at) and not at.error
 
 
 def test_status_panel_shows_version_counts_and_categories(app, built_index):

@@ -137,6 +137,33 @@ def test_opening_with_another_model_is_a_clear_error(tmp_path, embedder, tokeniz
         Searcher.open(other, embedder=embedder, tokenizer=tokenizer)
 
 
+def test_refresh_keeps_serving_when_the_new_version_cannot_be_used(tmp_path, embedder, tokenizer, built_index):
+    root = tmp_path / "idx"
+    shutil.copytree(built_index, root)
+    layout = IndexDir(root)
+    old = layout.current_name()
+    searcher = Searcher.open(root, embedder=embedder, tokenizer=tokenizer)
+
+    bad = old + "b"
+    shutil.copytree(root / "versions" / old, root / "versions" / bad)
+    manifest_path = root / "versions" / bad / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["model"].update(name="bge-small-zh-v1.5", checksum="0123456789abcdef")
+    manifest_path.write_text(json.dumps(manifest))
+    layout.switch(bad)
+
+    hits = searcher.search("网贷逾期了，催收说要上门，是真的吗？", k=3)  # search() refreshes first
+    assert hits and hits.version == old and searcher.version == old
+    assert "bge-small-zh-v1.5" in searcher.refresh_error
+    assert searcher.refresh() is False  # the failed version is not retried on every query
+
+    good = old + "c"
+    shutil.copytree(root / "versions" / old, root / "versions" / good)
+    layout.switch(good)
+    assert searcher.refresh() is True
+    assert searcher.version == good and searcher.refresh_error is None
+
+
 def test_manifest_is_complete(built_index):
     manifest = json.loads((IndexDir(built_index).current() / "manifest.json").read_text())
     for key in ("model", "counts", "built_at", "source_fingerprint", "code_version"):
