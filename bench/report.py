@@ -90,6 +90,8 @@ def render(r: dict) -> str:
         out += _memory(r["memory"])
     if r.get("quality"):
         out += _quality(r["quality"])
+    if r.get("nightly"):
+        out += _nightly(r["nightly"])
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -260,4 +262,26 @@ def _quality(q: dict) -> list[str]:
         out += [f"> {msg}", ""]
     if q.get("sets"):
         out += ["![recall@k](recall_at_k.png)", ""]
+    return out
+
+
+def _nightly(n: dict) -> list[str]:
+    out = ["## 6. The nightly job: full build vs incremental runs", "",
+           "Three `build_index` runs in a row on a private copy of each source: a full build from an empty "
+           "embedding cache, a run with nothing changed, and a run after a simulated night (about 1% of the "
+           "articles touched: half edited, a quarter added, a quarter deleted). The full build is the baseline.", ""]
+    rows, stages = [], []
+    for r in n.get("runs", []):
+        c = r["change"]
+        for label, key in (("full (cold cache)", "full"), ("no change", "no_change"),
+                           (f"{r['share']:.0%} change ({c['edited']} edited, {c['added']} added, {c['removed']} removed)",
+                            "changed")):
+            run = r[key]
+            rows.append([r["name"], label, run["status"], _f(run["articles_total"]), _f(run["passages_total"]),
+                         _f(run["passages_embedded"]), _f(run["seconds"]), _ratio(run["seconds"], r["full"]["seconds"], 3)])
+            top = sorted(run["stage_seconds"].items(), key=lambda kv: -kv[1])[:4]
+            stages.append([r["name"], label, ", ".join(f"{k} {v:.1f}s" for k, v in top)])
+    out += [_table(["corpus", "run", "status", "articles", "passages", "passages embedded", "seconds", "vs full"], rows), "",
+            "Where each run spends its time (the four slowest stages):", "",
+            _table(["corpus", "run", "stages"], stages), ""]
     return out

@@ -3,7 +3,8 @@
 Quick (~2-3 min, the CI check): shipped corpus only, 100 questions, 64
 passages, 20k vectors. Full (~40+ min on 2 cores): adds the 55k-article
 STARD index and its questions, 600 questions, 256 passages, 100k and 1M
-vectors, and the real-vector HNSW check. Writes results.json, results.md,
+vectors, the real-vector HNSW check, and the nightly job on STARD (a cold
+full build of its own copy, ~35 min more; `--only nightly` runs it alone). Writes results.json, results.md,
 latency.png and recall_at_k.png to --out (default: bench/out for --quick,
 docs/bench for --full).
 """
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from bench import ROOT
 
-SECTIONS = ("latency", "embedding", "scale", "memory", "quality")
+SECTIONS = ("latency", "embedding", "scale", "memory", "quality", "nightly")
 
 
 @dataclass
@@ -107,7 +108,7 @@ def run_bench(mode: str = "quick", out: Path | str | None = None, *, shipped_ind
             shipped_dir, shipped_build = indexes.ensure_shipped()
             log(f"shipped index {_rel(shipped_dir)}: {shipped_build['status']} ({shipped_build['seconds']:.1f}s)")
         corpora = [("shipped corpus", shipped_dir, shipped_build)]
-        if use_stard_index:
+        if use_stard_index and set(sections) - {"nightly"}:  # the nightly section builds its own copy
             log("STARD index: building/updating (every passage should come from the embedding cache)")
             stard_idx, stard_build = indexes.ensure_stard(stard.corpus)
             log(f"STARD index {_rel(stard_idx)}: {stard_build['status']} ({stard_build['seconds']:.1f}s, "
@@ -231,6 +232,20 @@ def run_bench(mode: str = "quick", out: Path | str | None = None, *, shipped_ind
                 log(f"quality {s['set']}: " + ", ".join(f"{m} R@10 {v['recall@10']:.3f}" for m, v in s["modes"].items())
                     + f"; baseline R@10 {s['baseline']['recall@10']:.3f}")
             results["quality"] = q
+
+    # ---- 6. the nightly job: full vs no-change vs 1% change ---------------------
+    if "nightly" in sections:
+        from bench import SHIPPED_CORPUS, nightly
+
+        with section("nightly"):
+            shipped = searchers["shipped corpus"]
+            runs = [("shipped corpus", SHIPPED_CORPUS)]
+            if use_stard_index:
+                runs.append(("STARD statutes", stard.corpus))
+            results["nightly"] = {"runs": [
+                nightly.measure(name, src, ROOT / "var" / "bench" / "nightly", embedder=shipped.embedder,
+                                tokenizer=shipped.tokenizer, log=log)
+                for name, src in runs]}
 
     for s in searchers.values():
         with contextlib.suppress(Exception):

@@ -85,3 +85,15 @@ def test_quality_shipped(quick):
     assert set(shipped["recall_at_k"]) >= {"k", "hybrid", "bm25", "dense", "jieba_bm25_baseline"}
     assert max(shipped["curve_vs_pytrec_max_abs_diff"].values()) < 1e-6
     assert (out / "recall_at_k.png").stat().st_size > 0
+
+
+def test_nightly_cost_follows_the_change(quick):
+    out, r = quick
+    run = r["nightly"]["runs"][0]
+    full, same, changed = run["full"], run["no_change"], run["changed"]
+    assert full["status"] == "published" and full["passages_embedded"] == full["passages_total"] > 0
+    assert same["status"] == "unchanged" and same["passages_embedded"] == 0
+    assert changed["status"] == "published" and changed["articles_changed"] == run["change"]["edited"] >= 1
+    assert 0 < changed["passages_embedded"] < full["passages_embedded"] / 4
+    assert run["no_change_vs_full"] < 0.5  # loose: the full build embeds, the no-change run only hashes
+    assert "## 6. The nightly job" in (out / "results.md").read_text(encoding="utf-8")
