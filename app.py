@@ -62,9 +62,12 @@ CSS = """
 .lf-passage .best { font-weight: 600; text-decoration: underline; text-decoration-color: #f59e0b;
                     text-underline-offset: 3px; }
 .lf-tags { margin-top: .4rem; }
+.lf-tags-label { font-size: .75rem; color: #6b7280; margin-right: .3rem; }
+.lf-tag.lf-article { background: rgba(107,114,128,.06); color: #4b5563; border-style: dashed; }
 .lf-tag { display: inline-block; font-size: .75rem; padding: 0 .45rem; margin: 0 .3rem .2rem 0;
           border-radius: 999px; background: rgba(37,99,235,.08); color: #1d4ed8;
-          border: 1px solid rgba(37,99,235,.25); white-space: nowrap; }
+          border: 1px solid rgba(37,99,235,.25); white-space: nowrap;
+          max-width: 100%; overflow: hidden; text-overflow: ellipsis; vertical-align: bottom; }
 .lf-tag.lf-plain { background: rgba(107,114,128,.08); color: #4b5563; border-color: rgba(107,114,128,.25); }
 .lf-weak-badge { font-size: .72rem; color: #b45309; border: 1px solid #f59e0b; border-radius: 4px;
                  padding: 0 .35rem; margin-left: .4rem; vertical-align: middle; font-weight: 400; }
@@ -299,7 +302,14 @@ def hit_html(hit, query: str, weak: bool) -> str:
         meta.append(f'<span class="lf-date">{esc(hit.published)}</span>')
     if hit.heading and not hit.passage.startswith("#"):  # else the passage shows its heading itself
         meta.append(f'<span class="lf-heading">{esc(hit.heading.lstrip("# "))}</span>')
-    statutes = tags_html(hit.statutes)
+    others = [x for x in getattr(hit, "article_statutes", []) if x not in hit.statutes]
+    statutes = ""
+    if hit.statutes:
+        statutes += '<span class="lf-tags-label">本段引用</span>' + tags_html(hit.statutes)
+    if others:
+        more = f'<span class="lf-tags-label">等{len(others)}条</span>' if len(others) > 6 else ""
+        statutes += ('<span class="lf-tags-label">本文引用</span>'
+                     + tags_html(others[:6], "lf-tag lf-article") + more)
     source_note = "（原网站）" if not is_internal(hit.link) else ""
     return (
         f'<div class="lf-hit{" lf-weak" if weak else ""}" data-rank="{int(hit.rank)}" '

@@ -80,6 +80,9 @@ class Hit:
     match_spans: list[tuple[int, int]]
     best_sentence: tuple[int, int]
     cites_query_statute: bool = False
+    # Statutes cited anywhere in the article: an answering passage often sits above the
+    # article's 相关法条参考 list, and the reader still wants to know which laws apply.
+    article_statutes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -372,6 +375,10 @@ class Searcher:
 
     def _make_hits(self, v, query, chosen, texts, fused, dense_score, bm25_score, cited) -> list[Hit]:
         arts = v.store.articles(texts[p].article_id for p in chosen)
+        art_statutes = {
+            aid: [display_key_from(k) for k in dict.fromkeys(k for p in v.store.passages_of(aid) for k in p.statutes)]
+            for aid in arts
+        }
         hits = []
         for rank, pos in enumerate(chosen, start=1):
             row = texts[pos]
@@ -388,6 +395,7 @@ class Searcher:
                     dense_score=dense_score.get(pos), bm25_score=bm25_score.get(pos),
                     statutes=[display_key_from(k) for k in row.statutes], matched_terms=terms,
                     match_spans=spans, best_sentence=best, cites_query_statute=pos in cited,
+                    article_statutes=art_statutes.get(row.article_id, []),
                 )
             )
         return hits

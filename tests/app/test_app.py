@@ -100,6 +100,9 @@ def test_query_shows_highlighted_results_and_sets_url(app):
     assert "<mark>" in page and 'class="best"' in page
     assert '<span class="lf-tag">民法典第1032条</span>' in page
     assert "阅读原文" in page
+    # a passage that cites nothing itself still shows what its article cites, marked as such
+    assert page.count('class="lf-tags"') == len(found)
+    assert "本文引用" in page
     assert at.query_params["q"] == QUESTION
     assert len(found) == 5  # the default number of results
 

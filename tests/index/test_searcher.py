@@ -9,7 +9,7 @@ import pytest
 
 from index.dense import build_dense, search_dense
 from index.layout import IndexDir, IndexNotFound
-from index.searcher import ModelMismatch, Searcher, text_fragment
+from index.searcher import ModelMismatch, Searcher, display_key_from, text_fragment
 
 pytestmark = pytest.mark.slow
 
@@ -104,6 +104,16 @@ def test_links(s):
     link = s.link_for("https://www.example-law.cn/hf/1.html#top", "x", "x#0", "催收人员不得骚扰无关第三人，否则违法。")
     assert link.startswith("https://www.example-law.cn/hf/1.html#:~:text=")
     assert text_fragment("“上门”不等于“暴力催收”！关键在于合法。") == "关键在于合法"[:24] or text_fragment("x") == ""
+
+
+def test_hits_carry_every_statute_their_article_cites(s):
+    hits = s.search("网贷逾期了，催收说要上门，是真的吗？", k=10)
+    assert hits
+    for h in hits:
+        _, passages = s.article(h.article_id)
+        cited = {display_key_from(k) for p in passages for k in p.statutes}
+        assert set(h.article_statutes) == cited and set(h.statutes) <= cited
+    assert any(h.article_statutes for h in hits)
 
 
 def test_search_frame_and_rank_articles(s):
