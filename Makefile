@@ -5,15 +5,19 @@ VENV := .venv
 BIN := $(VENV)/bin
 INDEX ?= var/index
 PORT ?= 8501
+API_PORT ?= 8000
 export LAWFAQ_INDEX ?= $(INDEX)
 
-.PHONY: run test index rebuild bench bench-quick eval lint clean help
+.PHONY: run api test test-fast index rebuild bench bench-quick eval insights lint clean help
 
 help:
 	@echo "make run      install, build the index from corpus/ if missing, serve http://localhost:$(PORT)"
+	@echo "make api      the JSON search API on http://localhost:$(API_PORT) (docs at /docs)"
 	@echo "make test     install runtime + dev dependencies and run the whole test suite"
+	@echo "make test-fast  the tests that need no model (well under a minute)"
 	@echo "make index    update the index from corpus/ (incremental)"
 	@echo "make eval     relevance figures on the shipped question set"
+	@echo "make insights the content-gap report from the question log (var/insights.html)"
 	@echo "make bench    full benchmarks (slow: includes the 55k-article corpus when ../shared/data exists)"
 	@echo "make lint     ruff"
 	@echo "make clean    remove var/ (indexes) and .venv/"
@@ -22,32 +26,44 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(VENV)/.runtime: requirements.txt | $(BIN)/python
+# The project itself is installed editable (no copies): notebooks and the console
+# scripts (lawfaq, lawfaq-ingest) import it from anywhere.
+$(VENV)/.runtime: requirements.txt pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-$(VENV)/.dev: requirements-dev.txt requirements.txt | $(BIN)/python
+$(VENV)/.dev: requirements-dev.txt requirements.txt pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@ $(VENV)/.runtime
 
 $(INDEX)/CURRENT: | $(VENV)/.runtime
-	$(BIN)/python -m ingest build --source corpus --index $(INDEX)
+	$(BIN)/python -m index build --source corpus --index $(INDEX)
 
 index: $(VENV)/.runtime
-	$(BIN)/python -m ingest build --source corpus --index $(INDEX)
+	$(BIN)/python -m index build --source corpus --index $(INDEX)
 
 rebuild: $(VENV)/.runtime
-	$(BIN)/python -m ingest build --source corpus --index $(INDEX) --full
+	$(BIN)/python -m index build --source corpus --index $(INDEX) --full
 
 run: $(VENV)/.runtime $(INDEX)/CURRENT
-	$(BIN)/streamlit run app.py --server.port $(PORT) --server.headless true \
-		--browser.gatherUsageStats false --server.fileWatcherType none
+	$(BIN)/streamlit run app.py --server.port $(PORT)
+
+api: $(VENV)/.runtime $(INDEX)/CURRENT
+	$(BIN)/uvicorn index.api:create_app --factory --host 127.0.0.1 --port $(API_PORT)
 
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest
 
+test-fast: $(VENV)/.dev
+	$(BIN)/python -m pytest -m "not slow"
+
 eval: $(VENV)/.runtime $(INDEX)/CURRENT
 	$(BIN)/python -m index eval --index $(INDEX) --queries eval/queries.jsonl --qrels eval/qrels.tsv
+
+insights: $(VENV)/.runtime $(INDEX)/CURRENT
+	$(BIN)/python -m index insights --index $(INDEX) --out var/insights.html
 
 bench: $(VENV)/.dev
 	$(BIN)/python -m bench.run --full

@@ -37,7 +37,7 @@ def _probe_clean(args: list[str]) -> dict:
 
 
 def build_peak(warm_cache: Path | None = None) -> dict:
-    """`python -m ingest build --source corpus --index <tmp> --no-progress` in a child; its peak RSS.
+    """`python -m index build --source corpus --index <tmp> --no-progress` in a child; its peak RSS.
 
     With `warm_cache` (an embeddings.sqlite) the cache is copied in first, so
     nothing is embedded; without it the build embeds every passage (cold).
@@ -47,7 +47,7 @@ def build_peak(warm_cache: Path | None = None) -> dict:
         index.mkdir()
         if warm_cache is not None and Path(warm_cache).exists():
             shutil.copy(warm_cache, index / "embeddings.sqlite")
-        out = _probe(["children", "--", sys.executable, "-m", "ingest", "build", "--source", str(SHIPPED_CORPUS),
+        out = _probe(["children", "--", sys.executable, "-m", "index", "build", "--source", str(SHIPPED_CORPUS),
                       "--index", str(index), "--no-progress"])
         if out["returncode"] != 0:
             raise RuntimeError(f"the build failed: {out.get('stderr_tail')}")
@@ -56,7 +56,7 @@ def build_peak(warm_cache: Path | None = None) -> dict:
     cache = "cold (empty cache: every passage embedded)" if embedded == total else (
         "warm (every passage found in the embedding cache)" if embedded == 0 else f"partly warm ({embedded}/{total} embedded)"
     )
-    return {"command": "python -m ingest build --source corpus --index <tmp> --no-progress",
+    return {"command": "python -m index build --source corpus --index <tmp> --no-progress",
             "peak_rss_bytes": out["peak_rss_bytes"], "seconds": out["seconds"], "passages": total,
             "passages_embedded": embedded, "cache": cache, "stage_seconds": report.get("stage_seconds", {})}
 

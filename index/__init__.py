@@ -1,12 +1,16 @@
 """Index and search: embeddings + FAISS, jieba + BM25, SQLite metadata, hybrid Searcher."""
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
-__all__ = ["Searcher", "Hit", "SearchResult", "__version__"]
+__all__ = ["Hit", "HitList", "Searcher", "__version__"]
 
 
 def __getattr__(name):  # lazy: `import index` stays cheap until search is used
-    if name in ("Searcher", "Hit", "SearchResult"):
-        from index import searcher
+    if name == "Searcher":
+        from index.searcher import Searcher
 
-        return getattr(searcher, name)
+        return Searcher
+    if name in ("Hit", "HitList"):
+        from index import hits
+
+        return getattr(hits, name)
     raise AttributeError(name)

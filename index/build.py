@@ -12,39 +12,39 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import os
 import random
 import shutil
-import sqlite3
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from index import __version__
-from index.dense import DEFAULT_APPROX_THRESHOLD, build_dense, kind, load_dense, save_dense
-from index.layout import MANIFEST, IndexDir, read_manifest, write_atomic
+from index.dense import DEFAULT_APPROX_THRESHOLD, build_dense, kind, load_dense, save_dense, search_dense
+from index.layout import MANIFEST, IndexDir, IndexLocked, fsync_tree, read_manifest, write_atomic
 from index.lexical import LexicalIndex
 from index.store import EmbeddingCache, MetaStore, text_hash
 from ingest.chunk import chunk_article
-from ingest.citations import parse_citations
 from ingest.ids import content_hash
-from ingest.load import LoadConfig, load_many
+from ingest.load import DEFAULT_MAX_BYTES, LoadConfig, load_many
 from ingest.records import Article
 
-log = logging.getLogger("lawfaq.build")
+log = logging.getLogger(__name__)
 
 # Bump when chunking or tokenization changes: every article is then "changed".
-PIPELINE_VERSION = "chunk3-tok1"
+PIPELINE_VERSION = "chunk4-tok1"
+# 2: passages store display labels; manifests record the tokenizer's checksum.
+FORMAT = 2
 EMBED_BATCH = 32
 CACHE_FLUSH = 256
 SMOKE_QUERIES = 3
 MANIFEST_KEYS = (
     "format", "version", "built_at", "model", "counts", "dense", "source_fingerprint",
-    "code_version", "pipeline_version", "sources",
+    "code_version", "pipeline_version", "sources", "tokenizer",
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_LOCKED = 0, 1, 2, 3
@@ -61,7 +61,7 @@ class BuildOptions:
     max_shrink: float = 0.20
     allow_shrink: bool = False
     approx_threshold: int = DEFAULT_APPROX_THRESHOLD
-    max_bytes: int = 5 * 1024 * 1024
+    max_bytes: int = DEFAULT_MAX_BYTES
     progress: bool | None = None  # None: a bar when stderr is a terminal
 
 
@@ -123,25 +123,15 @@ def lexical_text(title: str, heading: str, passage_text: str) -> str:
     return f"{title}\n{heading}\n{passage_text}"
 
 
-def _test_hook(stage: str) -> None:
-    """Fault injection for the survival tests (never set in production).
-
-    LAWFAQ_TEST_PAUSE_AT=<stage> sleeps there so a test can kill -9 the run;
-    LAWFAQ_TEST_FAIL_AT=<stage>[:ENOSPC|EACCES] raises the real OSError a full
-    disk or a permission problem would.
-    """
-    if os.environ.get("LAWFAQ_TEST_PAUSE_AT") == stage:
-        log.info("test hook: pausing at %s", stage)
-        time.sleep(float(os.environ.get("LAWFAQ_TEST_PAUSE_SECONDS", "60")))
-    fail = os.environ.get("LAWFAQ_TEST_FAIL_AT", "")
-    if fail.split(":")[0] == stage:
-        import errno
-
-        code = fail.split(":")[1] if ":" in fail else "ENOSPC"
-        raise OSError(getattr(errno, code), os.strerror(getattr(errno, code)), f"<{stage}>")
+# Listeners called at the start of every stage with its name. Empty in production;
+# the crash tests add one (tests/index/build_with_faults.py) to pause or fail a run
+# at a named stage, so nothing in the build reads test switches from the environment.
+STAGE_LISTENERS: list[Callable[[str], None]] = []
 
 
 class _Stages:
+    """Times each stage into the report and tells the listeners where the run is."""
+
     def __init__(self, report: BuildReport):
         self.report = report
         self.t = time.perf_counter()
@@ -153,10 +143,38 @@ class _Stages:
             self.report.stage_seconds[self.name] = round(now - self.t, 3)
         self.name, self.t = name, now
         log.info("stage: %s", name)
-        _test_hook(name)
+        for listener in STAGE_LISTENERS:
+            listener(name)
 
     def end(self) -> None:
         self("done")
+
+
+@dataclass
+class _Run:
+    """What one build carries from stage to stage."""
+
+    sources: list[str]
+    layout: IndexDir
+    options: BuildOptions
+    report: BuildReport
+    embedder: object
+    tokenizer: object
+    articles: list[Article] = field(default_factory=list)
+    new_hashes: dict[str, str] = field(default_factory=dict)
+    reuse: set[str] = field(default_factory=set)
+    prev_dir: Path | None = None
+    prev_hashes: dict[str, str] = field(default_factory=dict)
+    stamp: str = ""
+    staging: Path | None = None
+    store: MetaStore | None = None
+    token_lists: list[list[str]] = field(default_factory=list)
+    embed_hashes: list[str] = field(default_factory=list)
+    todo_texts: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def model_id(self) -> str:
+        return f"{self.embedder.name}:{self.embedder.checksum}"
 
 
 def build_index(
@@ -171,16 +189,15 @@ def build_index(
     Returns a report whose `exit_code` is 0 (published / nothing to do),
     1 (failed, previous version untouched), 2 (refused by a guard) or 3 (locked).
     """
-    from index.layout import IndexLocked
-
     options = options or BuildOptions()
     layout = IndexDir(Path(index_dir))
     report = BuildReport(sources=[str(s) for s in sources], started_at=dt.datetime.now().isoformat(timespec="seconds"))
     t0 = time.perf_counter()
     try:
         with layout.lock():
+            run = _Run([str(s) for s in sources], layout, options, report, embedder, tokenizer)
             try:
-                _build_locked(sources, layout, options, report, embedder, tokenizer)
+                _build_locked(run)
             except BuildRefused as exc:
                 report.status, report.message = "refused", str(exc)
                 log.error("refused: %s", exc)
@@ -189,7 +206,8 @@ def build_index(
                 report.message = f"{type(exc).__name__}: {exc}"
                 log.error("build failed, previous version keeps serving: %s", report.message)
                 log.debug("traceback", exc_info=True)
-                _cleanup_staging(layout)
+                if layout.tmp.exists():
+                    shutil.rmtree(layout.tmp, ignore_errors=True)
             report.seconds = round(time.perf_counter() - t0, 3)
             try:
                 write_atomic(layout.report, json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
@@ -202,210 +220,197 @@ def build_index(
     return report
 
 
-def _cleanup_staging(layout: IndexDir) -> None:
-    if layout.tmp.exists():
-        shutil.rmtree(layout.tmp, ignore_errors=True)
-
-
-def _build_locked(sources, layout: IndexDir, options: BuildOptions, report: BuildReport, embedder, tokenizer) -> None:
-    stage = _Stages(report)
+def _build_locked(run: _Run) -> None:
+    """The recipe: each stage is one function; a failure anywhere before `publish` changes nothing."""
+    stage = _Stages(run.report)
     stage("sweep")
-    removed = layout.sweep_tmp()
+    removed = run.layout.sweep_tmp()
     if removed:
         log.info("removed leftovers of an interrupted build: %s", ", ".join(removed))
-
     stage("load")
-    loaded = load_many(list(sources), LoadConfig(max_bytes=options.max_bytes, state_dir=layout.root / "http"))
-    report.skipped = [asdict(s) for s in loaded.skipped]
-    for s in loaded.skipped:
-        log.warning("skipped %s: %s", s.source, s.reason)
-    articles = loaded.articles
-    report.articles_total = len(articles)
-    log.info("loaded %d articles, skipped %d inputs", len(articles), len(loaded.skipped))
-
-    if embedder is None:
-        from index.model import default_embedder
-
-        embedder = default_embedder()
-    if tokenizer is None:
-        from index.tokenize import default_tokenizer
-
-        tokenizer = default_tokenizer()
-    model_id = f"{embedder.name}:{embedder.checksum}"
-
+    _load(run)
     stage("diff")
-    prev_name = layout.current_name()
-    prev_dir = layout.versions / prev_name if prev_name else None
-    prev_store: MetaStore | None = None
-    prev_hashes: dict[str, str] = {}
-    if prev_dir and (prev_dir / MANIFEST).exists():
-        report.previous_version = prev_name
-        prev_manifest = read_manifest(prev_dir)
-        prev_store = MetaStore(prev_dir / "meta.sqlite", readonly=True)
-        prev_hashes = prev_store.article_hashes()
-        if prev_manifest.get("model", {}).get("checksum") != embedder.checksum:
-            log.info("model changed since the serving version: re-embedding everything")
-            options = BuildOptions(**{**asdict(options), "full": True})
-    if not articles and not prev_hashes:
-        raise RuntimeError("the sources hold no articles; nothing to index")
-
-    new_hashes = {a.id: article_hash(a) for a in articles}
-    reuse = set() if options.full else {i for i, h in new_hashes.items() if prev_hashes.get(i) == h}
-    report.articles_unchanged = len(reuse)
-    report.articles_added = sum(1 for i in new_hashes if i not in prev_hashes)
-    report.articles_changed = sum(1 for i in new_hashes if i in prev_hashes and i not in reuse)
-    report.articles_removed = sum(1 for i in prev_hashes if i not in new_hashes)
-    log.info(
-        "articles: %d added, %d changed, %d removed, %d unchanged",
-        report.articles_added, report.articles_changed, report.articles_removed, report.articles_unchanged,
-    )
-
-    if prev_hashes:
-        lost = report.articles_removed / len(prev_hashes)
-        if lost > options.max_shrink and not options.allow_shrink:
-            raise BuildRefused(
-                f"the new version would lose {report.articles_removed} of {len(prev_hashes)} articles "
-                f"({lost:.0%} > {options.max_shrink:.0%}); check the source, or pass --allow-shrink"
-            )
-    if (
-        prev_store is not None
-        and not options.full
-        and report.articles_added == report.articles_changed == report.articles_removed == 0
-    ):
-        report.status, report.version = "unchanged", prev_name
-        report.passages_total = prev_store.counts()[1]
-        report.message = "no changes; the serving version stays"
-        log.info("nothing to do: %s", report.message)
+    if not _diff(run):
         stage.end()
         return
-
     stage("stage")
-    stamp = layout.new_stamp()
-    staging = layout.tmp / stamp
-    staging.mkdir(parents=True)
-    store = MetaStore(staging / "meta.sqlite")
-    pos = 0
-    token_lists: list[list[str]] = []
-    embed_hashes: list[str] = []
-    if prev_store is not None and reuse:
-        pos = _copy_unchanged(prev_dir / "meta.sqlite", store, reuse, token_lists, embed_hashes)
-        report.passages_reused = pos
-    if prev_store is not None:
-        prev_store.close()
-
+    _stage(run)
     stage("chunk")
-    todo_texts: dict[str, str] = {}
-    changed = [a for a in articles if a.id not in reuse]
-    for a in changed:
-        store.add_article(a, new_hashes[a.id])
-        title_cites = [c.key for c in parse_citations(a.title)]
-        for p in chunk_article(a):
-            p.statutes = list(dict.fromkeys(p.statutes + title_cites))
-            tokens = tokenizer.tokens(lexical_text(a.title, p.heading, p.text))
-            etext = embed_text(a.title, p.text)
-            h = text_hash(etext)
-            store.add_passage(pos, p, h, tokens)
-            token_lists.append(tokens)
-            embed_hashes.append(h)
-            todo_texts[h] = etext
-            pos += 1
-    store.commit()
-    report.passages_total = pos
-    log.info("%d passages (%d reused, %d from new or changed articles)", pos, report.passages_reused, len(todo_texts))
-
+    _chunk(run)
     stage("embed")
-    cache = EmbeddingCache(layout.embedding_cache)
-    try:
-        missing = cache.missing(model_id, list(todo_texts))
-        report.passages_embedded = len(missing)
-        _embed_missing(embedder, cache, model_id, missing, todo_texts, options.progress)
-        stage("vectors")
-        vectors = cache.get(model_id, embed_hashes, embedder.dim) if embed_hashes else np.zeros((0, embedder.dim), np.float32)
-    finally:
-        cache.close()
-    norms = np.linalg.norm(vectors, axis=1) if len(vectors) else np.ones(0)
-    if len(vectors) and np.any(np.abs(norms - 1.0) > 1e-3):
-        raise RuntimeError("embedding cache returned vectors that are not unit length (corrupt cache?)")
-
+    vectors = _embed(run, stage)
     stage("write_dense")
-    dense = build_dense(vectors, options.approx_threshold)
-    save_dense(dense, staging / "dense.faiss")
-
+    dense = build_dense(vectors, run.options.approx_threshold)
+    save_dense(dense, run.staging / "dense.faiss")
     stage("write_lexical")
-    LexicalIndex.build(token_lists).save(staging / "bm25")
-
+    LexicalIndex.build(run.token_lists).save(run.staging / "bm25")
     stage("manifest")
-    n_articles, n_passages = store.counts()
-    store.close()
-    fingerprint = hashlib.sha256(
-        "\n".join(f"{i}\t{h}" for i, h in sorted(new_hashes.items())).encode()
-    ).hexdigest()[:16]
-    manifest = {
-        "format": 1,
-        "version": stamp,
-        "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "model": embedder.info().to_dict(),
-        "counts": {"articles": n_articles, "passages": n_passages},
-        "dense": {"kind": kind(dense), "ntotal": int(dense.ntotal), "approx_threshold": options.approx_threshold},
-        "source_fingerprint": fingerprint,
-        "code_version": code_version(),
-        "pipeline_version": PIPELINE_VERSION,
-        "sources": [str(s) for s in sources],
-        "categories": _categories(staging / "meta.sqlite"),
-    }
-    _fsync_tree(staging)
-
+    manifest = _manifest(run, dense)
+    fsync_tree(run.staging)
     stage("validate")
-    _validate(staging, manifest, token_lists, embedder, tokenizer)
+    _validate(run.staging, manifest, run.embedder, run.tokenizer)
     # the manifest is written last: a folder without one is never opened
-    write_atomic(staging / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2))
-
+    write_atomic(run.staging / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2))
     stage("publish")
-    layout.publish(staging, stamp)
-    report.version = stamp
-    report.status = "published"
-    report.message = f"published version {stamp}"
-    log.info("published %s: %d articles, %d passages", stamp, n_articles, n_passages)
-
+    run.layout.publish(run.staging, run.stamp)
+    report = run.report
+    report.version, report.status, report.message = run.stamp, "published", f"published version {run.stamp}"
+    log.info("published %s: %d articles, %d passages", run.stamp, *manifest["counts"].values())
     stage("prune")
-    pruned = layout.prune(options.keep)
+    pruned = run.layout.prune(run.options.keep)
     if pruned:
         log.info("pruned old versions: %s", ", ".join(pruned))
     stage.end()
 
 
-def _categories(db_path: Path) -> dict[str, int]:
-    db = sqlite3.connect(db_path)
+def _load(run: _Run) -> None:
+    """Read every source; bad inputs become `skipped` entries, never a failed run."""
+    loaded = load_many(run.sources, LoadConfig(max_bytes=run.options.max_bytes, state_dir=run.layout.root / "http"))
+    run.report.skipped = [asdict(s) for s in loaded.skipped]
+    for s in loaded.skipped:
+        log.warning("skipped %s: %s", s.source, s.reason)
+    run.articles = loaded.articles
+    run.report.articles_total = len(run.articles)
+    log.info("loaded %d articles, skipped %d inputs", len(run.articles), len(loaded.skipped))
+    if run.embedder is None:
+        from index.model import default_embedder
+
+        run.embedder = default_embedder()
+    if run.tokenizer is None:
+        from index.tokenize import default_tokenizer
+
+        run.tokenizer = default_tokenizer()
+
+
+def _diff(run: _Run) -> bool:
+    """Compare with the serving version; False when there is nothing to do."""
+    layout, report = run.layout, run.report
+    prev_name = layout.current_name()
+    prev_dir = layout.versions / prev_name if prev_name else None
+    if prev_dir and (prev_dir / MANIFEST).exists():
+        run.prev_dir, report.previous_version = prev_dir, prev_name
+        prev_manifest = read_manifest(prev_dir)
+        with MetaStore(prev_dir / "meta.sqlite", readonly=True) as prev_store:
+            run.prev_hashes = prev_store.article_hashes()
+            prev_passages = prev_store.counts()[1]
+        _force_full_if_identity_changed(run, prev_manifest)
+    if not run.articles and not run.prev_hashes:
+        raise RuntimeError("the sources hold no articles; nothing to index")
+
+    run.new_hashes = {a.id: article_hash(a) for a in run.articles}
+    prev = run.prev_hashes
+    run.reuse = set() if run.options.full else {i for i, h in run.new_hashes.items() if prev.get(i) == h}
+    report.articles_unchanged = len(run.reuse)
+    report.articles_added = sum(1 for i in run.new_hashes if i not in prev)
+    report.articles_changed = sum(1 for i in run.new_hashes if i in prev and i not in run.reuse)
+    report.articles_removed = sum(1 for i in prev if i not in run.new_hashes)
+    log.info(
+        "articles: %d added, %d changed, %d removed, %d unchanged",
+        report.articles_added, report.articles_changed, report.articles_removed, report.articles_unchanged,
+    )
+    if prev:
+        lost = report.articles_removed / len(prev)
+        if lost > run.options.max_shrink and not run.options.allow_shrink:
+            raise BuildRefused(
+                f"the new version would lose {report.articles_removed} of {len(prev)} articles "
+                f"({lost:.0%} > {run.options.max_shrink:.0%}); check the source, or pass --allow-shrink"
+            )
+    changes = report.articles_added + report.articles_changed + report.articles_removed
+    if run.prev_dir is not None and not run.options.full and changes == 0:
+        report.status, report.version = "unchanged", prev_name
+        report.passages_total = prev_passages
+        report.message = "no changes; the serving version stays"
+        log.info("nothing to do: %s", report.message)
+        return False
+    return True
+
+
+def _force_full_if_identity_changed(run: _Run, prev_manifest: dict) -> None:
+    """Another model or other tokenizer data invalidates every stored vector or token list.
+
+    Vectors come from the embedding cache keyed by model, so a tokenizer change
+    re-tokenizes everything without re-embedding anything.
+    """
+    if prev_manifest.get("model", {}).get("checksum") != run.embedder.checksum:
+        log.info("model changed since the serving version: re-embedding everything")
+        run.options = replace(run.options, full=True)
+    elif prev_manifest.get("tokenizer", {}).get("checksum") != run.tokenizer.checksum:
+        log.info("tokenizer data (dictionary, stopwords, synonyms) changed: re-tokenizing every passage")
+        run.options = replace(run.options, full=True)
+
+
+def _stage(run: _Run) -> None:
+    """Open a new version in tmp/ and carry the unchanged articles' rows forward."""
+    run.stamp = run.layout.new_stamp()
+    run.staging = run.layout.tmp / run.stamp
+    run.staging.mkdir(parents=True)
+    run.store = MetaStore(run.staging / "meta.sqlite")
+    if run.prev_dir is not None and run.reuse:
+        run.embed_hashes, run.token_lists = run.store.copy_unchanged_from(run.prev_dir / "meta.sqlite", run.reuse)
+        run.report.passages_reused = len(run.embed_hashes)
+
+
+def _chunk(run: _Run) -> None:
+    """Chunk and tokenize the new and changed articles; their texts to embed go to `todo_texts`."""
+    store, tokenizer = run.store, run.tokenizer
+    pos = len(run.embed_hashes)
+    for a in (a for a in run.articles if a.id not in run.reuse):
+        store.add_article(a, run.new_hashes[a.id])
+        for p in chunk_article(a):
+            tokens = tokenizer.tokens(lexical_text(a.title, p.heading, p.text))
+            etext = embed_text(a.title, p.text)
+            h = text_hash(etext)
+            store.add_passage(pos, p, h, tokens)
+            run.token_lists.append(tokens)
+            run.embed_hashes.append(h)
+            run.todo_texts[h] = etext
+            pos += 1
+    store.commit()
+    run.report.passages_total = pos
+    log.info("%d passages (%d reused, %d from new or changed articles)", pos, run.report.passages_reused,
+             len(run.todo_texts))
+
+
+def _embed(run: _Run, stage: _Stages) -> np.ndarray:
+    """Vectors for every passage in pos order: the cache first, the model for the rest."""
+    dim = run.embedder.dim
+    cache = EmbeddingCache(run.layout.embedding_cache)
     try:
-        return dict(db.execute("SELECT COALESCE(category,'未分类'), COUNT(*) FROM articles GROUP BY 1 ORDER BY 2 DESC"))
+        missing = cache.missing(run.model_id, list(run.todo_texts))
+        run.report.passages_embedded = len(missing)
+        _embed_missing(run.embedder, cache, run.model_id, missing, run.todo_texts, run.options.progress)
+        stage("vectors")
+        vectors = cache.get(run.model_id, run.embed_hashes, dim) if run.embed_hashes else np.zeros((0, dim), np.float32)
     finally:
-        db.close()
+        cache.close()
+    norms = np.linalg.norm(vectors, axis=1) if len(vectors) else np.ones(0)
+    if len(vectors) and np.any(np.abs(norms - 1.0) > 1e-3):
+        raise RuntimeError("embedding cache returned vectors that are not unit length (corrupt cache?)")
+    return vectors
 
 
-def _copy_unchanged(prev_db: Path, store: MetaStore, reuse: set[str], token_lists, embed_hashes) -> int:
-    """Copy rows of unchanged articles from the previous version, renumbering `pos`."""
-    db = store.db
-    db.execute("ATTACH DATABASE ? AS prev", (f"file:{prev_db}?mode=ro",)) if False else db.execute(
-        "ATTACH DATABASE ? AS prev", (str(prev_db),)
-    )
-    db.execute("CREATE TEMP TABLE keep_ids (id TEXT PRIMARY KEY)")
-    db.executemany("INSERT INTO keep_ids VALUES (?)", [(i,) for i in reuse])
-    db.execute("INSERT INTO articles SELECT a.* FROM prev.articles a JOIN keep_ids k ON a.id = k.id")
-    db.execute(
-        "CREATE TEMP TABLE posmap AS SELECT p.pos AS old, ROW_NUMBER() OVER (ORDER BY p.pos) - 1 AS new "
-        "FROM prev.passages p JOIN keep_ids k ON p.article_id = k.id"
-    )
-    db.execute(
-        'INSERT INTO passages SELECT m.new, p.id, p.article_id, p.text, p.start, p."end", p.heading, '
-        "p.statutes, p.embed_hash, p.tokens FROM prev.passages p JOIN temp.posmap m ON p.pos = m.old"
-    )
-    db.execute("INSERT INTO statutes SELECT s.key, m.new FROM prev.statutes s JOIN temp.posmap m ON s.pos = m.old")
-    for embed_hash, tokens in db.execute("SELECT embed_hash, tokens FROM passages ORDER BY pos"):
-        embed_hashes.append(embed_hash)
-        token_lists.append(tokens.split(" ") if tokens else [])
-    db.commit()
-    db.execute("DETACH DATABASE prev")
-    return len(embed_hashes)
+def _manifest(run: _Run, dense) -> dict:
+    """The version's identity: what built it (model, tokenizer, code), from what, and its counts."""
+    n_articles, n_passages = run.store.counts()
+    categories = run.store.category_counts()
+    run.store.close()
+    fingerprint = hashlib.sha256(
+        "\n".join(f"{i}\t{h}" for i, h in sorted(run.new_hashes.items())).encode()
+    ).hexdigest()[:16]
+    return {
+        "format": FORMAT,
+        "version": run.stamp,
+        "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "model": run.embedder.info().to_dict(),
+        "tokenizer": {"checksum": run.tokenizer.checksum},
+        "counts": {"articles": n_articles, "passages": n_passages},
+        "dense": {"kind": kind(dense), "ntotal": int(dense.ntotal), "approx_threshold": run.options.approx_threshold},
+        "source_fingerprint": fingerprint,
+        "code_version": code_version(),
+        "pipeline_version": PIPELINE_VERSION,
+        "sources": run.sources,
+        "categories": categories,
+    }
 
 
 def _embed_missing(embedder, cache: EmbeddingCache, model_id: str, missing: list[str], texts: dict[str, str], progress) -> None:
@@ -433,23 +438,12 @@ def _embed_missing(embedder, cache: EmbeddingCache, model_id: str, missing: list
     bar.close()
 
 
-def _fsync_tree(root: Path) -> None:
-    for p in root.rglob("*"):
-        if p.is_file():
-            fd = os.open(p, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-
-
-def _validate(staging: Path, manifest: dict, token_lists, embedder, tokenizer) -> None:
+def _validate(staging: Path, manifest: dict, embedder, tokenizer) -> None:
     """Refuse to publish a version whose stores disagree or that cannot answer."""
     missing = [k for k in MANIFEST_KEYS if k not in manifest]
     if missing:
         raise RuntimeError(f"manifest incomplete, missing {missing}")
-    store = MetaStore(staging / "meta.sqlite", readonly=True)
-    try:
+    with MetaStore(staging / "meta.sqlite", readonly=True) as store:
         n_articles, n_passages = store.counts()
         dense = load_dense(staging / "dense.faiss")
         lexical = LexicalIndex.load(staging / "bm25")
@@ -465,10 +459,5 @@ def _validate(staging: Path, manifest: dict, token_lists, embedder, tokenizer) -
             title = store.article(row.article_id).title
             if not len(lexical.top(tokenizer.query_tokens(title + " " + row.text[:50]), 5)[1]):
                 raise RuntimeError(f"smoke query on BM25 found nothing for passage {row.id}")
-            qv = embedder.encode_queries([title])[0]
-            from index.dense import search_dense
-
-            if not len(search_dense(dense, qv, 5)[1]):
+            if not len(search_dense(dense, embedder.encode_queries([title])[0], 5)[1]):
                 raise RuntimeError(f"smoke query on FAISS found nothing for passage {row.id}")
-    finally:
-        store.close()

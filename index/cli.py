@@ -1,10 +1,33 @@
-"""`python -m index` — search, evaluate and inspect a built index."""
+"""`python -m index` — build, roll back, search, evaluate and inspect an index.
+
+Exit codes of `build` (for cron and systemd):
+  0  published a new version, or nothing changed
+  1  failed; the previous version keeps serving, nothing changed
+  2  refused by a guard (e.g. the source lost too many articles)
+  3  another build holds the lock
+"""
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
+import logging
 import sys
 from pathlib import Path
+
+from index.settings import SettingsError, settings
+from ingest.cli import setup_logging, verbose_parent
+from ingest.records import DEFAULT_MAX_BYTES
+
+EPILOG = "exit codes (build): 0 published or nothing to do, 1 failed (nothing changed), 2 refused by a guard, 3 locked"
+MODES = ("hybrid", "bm25", "dense")
+
+
+def _default_index() -> str:
+    try:
+        return settings().index
+    except SettingsError:
+        return "var/index"
 
 
 def _open(index: str):
@@ -12,19 +35,71 @@ def _open(index: str):
     from index.searcher import ModelMismatch, Searcher
 
     try:
-        return Searcher.open(index)
-    except (IndexNotFound, ModelMismatch) as exc:
+        return Searcher.open(index, base_url=settings().public_url)
+    except (IndexNotFound, ModelMismatch, SettingsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
+
+
+def _iso_date(text: str) -> str:
+    try:
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    """Build or update the index (incremental unless --full); see the exit codes below."""
+    from index.build import BuildOptions, build_index
+
+    options = BuildOptions(
+        full=args.full, keep=args.keep, max_shrink=args.max_shrink, allow_shrink=args.allow_shrink,
+        max_bytes=args.max_bytes, progress=False if args.no_progress else None,
+    )
+    report = build_index(args.source, Path(args.index), options)
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(
+            f"{report.status}: {report.message} | articles {report.articles_total} "
+            f"(+{report.articles_added} ~{report.articles_changed} -{report.articles_removed} "
+            f"={report.articles_unchanged}), passages {report.passages_total}, embedded {report.passages_embedded}, "
+            f"skipped {len(report.skipped)}, {report.seconds:.1f}s"
+        )
+    return report.exit_code
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    """Serve the version before the current one again (exit 1: none kept, 3: a build is running)."""
+    from index.layout import IndexDir, IndexLocked, NothingToRollBack
+
+    layout = IndexDir(Path(args.index))
+    try:
+        previous, current = layout.rollback()
+    except (IndexLocked, NothingToRollBack) as exc:
+        if args.json:
+            print(json.dumps({"status": "failed", "message": str(exc)}, ensure_ascii=False))
+        print(str(exc), file=sys.stderr)
+        return 3 if isinstance(exc, IndexLocked) else 1
+    if args.json:
+        print(json.dumps({"status": "rolled_back", "index": str(layout.root), "from": previous, "to": current},
+                         ensure_ascii=False))
+    else:
+        print(f"rolled back {layout.root}: {previous} -> {current}")
+    return 0
 
 
 def cmd_search(args: argparse.Namespace) -> int:
     """Search the index and print the best passages."""
     s = _open(args.index)
-    hits = s.search(args.query, k=args.k, category=args.category, mode=args.mode)
+    try:
+        hits = s.search(args.query, k=args.k, category=args.category, date_from=args.date_from,
+                        date_to=args.date_to, mode=args.mode)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.json:
-        print(json.dumps({"query": hits.query, "weak": hits.weak, "message": hits.message, "version": hits.version,
-                          "timings_ms": hits.timings, "hits": [h.to_dict() for h in hits]}, ensure_ascii=False, indent=2))
+        print(json.dumps(hits.to_dict(), ensure_ascii=False, indent=2))
         return 0
     if hits.message:
         print(hits.message)
@@ -41,17 +116,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
     """Article-level Recall@1/5/10/100, MRR@10, nDCG@10 for hybrid, BM25-only and dense-only."""
     from index.evaluate import evaluate, format_table, load_eval_set
 
-    s = _open(args.index)
     try:
         eval_set = load_eval_set(Path(args.queries), Path(args.qrels))
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    unknown = [m for m in modes if m not in MODES]
+    if unknown:
+        print(f"error: unknown mode(s) {unknown}; choose from {MODES}", file=sys.stderr)
+        return 2
+    s = _open(args.index)
     if args.limit:
         keep = list(eval_set.queries)[: args.limit]
         eval_set.queries = {q: eval_set.queries[q] for q in keep}
         eval_set.qrels = {q: eval_set.qrels[q] for q in keep}
-    results = evaluate(s, eval_set, modes=args.modes.split(","), progress=sys.stderr.isatty())
+    results = evaluate(s, eval_set, modes=modes, progress=sys.stderr.isatty())
     if args.json:
         print(json.dumps({"index_version": s.version, "results": results}, ensure_ascii=False, indent=2))
     else:
@@ -61,7 +141,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    """Version, build time, counts, model and categories of the serving index."""
+    """Version, build time, counts, model and categories of the serving index, and the last build."""
     from index.layout import IndexDir, IndexNotFound, read_manifest
 
     layout = IndexDir(Path(args.index))
@@ -71,53 +151,115 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     status = {"index": str(layout.root), "version": layout.current_name(), "versions": layout.list_versions(),
-              **{k: manifest.get(k) for k in ("built_at", "counts", "model", "dense", "code_version",
+              "build_running": layout.build_running(),
+              **{k: manifest.get(k) for k in ("built_at", "counts", "model", "tokenizer", "dense", "code_version",
                                                "source_fingerprint", "categories")}}
     if layout.report.exists():
         report = json.loads(layout.report.read_text(encoding="utf-8"))
         status["last_build"] = {k: report.get(k) for k in ("status", "message", "started_at", "seconds")}
     if args.json:
         print(json.dumps(status, ensure_ascii=False, indent=2))
-    else:
-        print(f"index {status['index']}  version {status['version']}  built {status['built_at']}")
-        print(f"articles {status['counts']['articles']}, passages {status['counts']['passages']}, "
-              f"model {status['model']['name']} ({status['model']['checksum']}), dense {status['dense']['kind']}")
-        print("categories: " + ", ".join(f"{k} {v}" for k, v in (status["categories"] or {}).items()))
-        if "last_build" in status:
-            lb = status["last_build"]
-            print(f"last build: {lb['status']} at {lb['started_at']} ({lb['message']})")
+        return 0
+    print(f"index {status['index']}  version {status['version']}  built {status['built_at']}")
+    print(f"articles {status['counts']['articles']}, passages {status['counts']['passages']}, "
+          f"model {status['model']['name']} ({status['model']['checksum']}), dense {status['dense']['kind']}")
+    print("categories: " + ", ".join(f"{k} {v}" for k, v in (status["categories"] or {}).items()))
+    if "last_build" in status:
+        lb = status["last_build"]
+        print(f"last build: {lb['status']} at {lb['started_at']} ({lb['message']})")
+    if status["build_running"]:
+        print("a build is running now")
     return 0
 
 
+def cmd_insights(args: argparse.Namespace) -> int:
+    """The firm's report from the question log: unanswered questions grouped, top articles, feedback."""
+    from index.insights import write_report
+
+    try:
+        config = settings()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    log_path = Path(args.log) if args.log else config.query_log_path
+    if log_path is None or not log_path.exists():
+        print(f"error: no question log at {log_path or '(switched off: LAWFAQ_QUERY_LOG=off)'}; "
+              "the page and the API write it while people search", file=sys.stderr)
+        return 1
+    fmt = args.format or ("md" if str(args.out).endswith(".md") else "html")
+    out = write_report(log_path, None, args.out, fmt=fmt, days=args.days, searcher=_open(args.index))
+    print(f"wrote {out} ({fmt}, last {args.days} days of {log_path})")
+    return 0
+
+
+def _add_index(p: argparse.ArgumentParser, required: bool = False) -> None:
+    if required:
+        p.add_argument("--index", required=True, help="index directory (e.g. var/index)")
+    else:
+        p.add_argument("--index", default=_default_index(),
+                       help="index directory (default: LAWFAQ_INDEX or var/index)")
+
+
 def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m index", description=__doc__.splitlines()[0])
+    parent = verbose_parent()
+    parser = argparse.ArgumentParser(prog="python -m index", description=__doc__.splitlines()[0],
+                                     epilog=EPILOG, parents=[parent])
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("search", help=cmd_search.__doc__, description=cmd_search.__doc__)
-    p.add_argument("query")
-    p.add_argument("--index", default="var/index")
-    p.add_argument("-k", type=int, default=5)
-    p.add_argument("--category")
-    p.add_argument("--mode", choices=("hybrid", "bm25", "dense"), default="hybrid")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_search)
-    p = sub.add_parser("eval", help=cmd_eval.__doc__, description=cmd_eval.__doc__)
-    p.add_argument("--index", default="var/index")
+
+    def command(name: str, func, **kwargs) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=func.__doc__, description=func.__doc__, parents=[parent], **kwargs)
+        p.set_defaults(func=func)
+        return p
+
+    p = command("build", cmd_build, epilog=EPILOG)
+    p.add_argument("--source", action="append", required=True,
+                   help="folder, file, JSONL export, sitemap URL or URL list (repeatable)")
+    _add_index(p, required=True)
+    p.add_argument("--full", action="store_true", help="rebuild every article (the embedding cache still applies)")
+    p.add_argument("--keep", type=int, default=3, help="versions to keep (default 3)")
+    p.add_argument("--max-shrink", type=float, default=0.20, help="refuse to lose more than this share of articles")
+    p.add_argument("--allow-shrink", action="store_true", help="publish even if many articles disappeared")
+    p.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, help="skip files larger than this")
+    p.add_argument("--no-progress", action="store_true", help="log lines instead of a progress bar")
+    p.add_argument("--json", action="store_true", help="print the JSON report (also written to INDEX/report.json)")
+
+    p = command("rollback", cmd_rollback)
+    _add_index(p, required=True)
+    p.add_argument("--json", action="store_true", help="machine-readable result")
+
+    p = command("search", cmd_search)
+    p.add_argument("query", help="the question, in plain words")
+    _add_index(p)
+    p.add_argument("-k", type=int, default=5, help="passages to return (1-50, default 5)")
+    p.add_argument("--category", action="append", help="only this category (repeatable: any of them)")
+    p.add_argument("--date-from", type=_iso_date, help="only articles published on or after (YYYY-MM-DD)")
+    p.add_argument("--date-to", type=_iso_date, help="only articles published on or before (YYYY-MM-DD)")
+    p.add_argument("--mode", choices=MODES, default="hybrid", help="retrieval mode (default hybrid)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = command("eval", cmd_eval)
+    _add_index(p)
     p.add_argument("--queries", required=True, help='JSONL, one {"qid","question"} per line')
     p.add_argument("--qrels", required=True, help="TSV: qid<TAB>article_id[<TAB>grade]")
-    p.add_argument("--modes", default="hybrid,bm25,dense")
+    p.add_argument("--modes", default="hybrid,bm25,dense", help="comma-separated modes to score")
     p.add_argument("--limit", type=int, default=0, help="only the first N queries")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_eval)
-    p = sub.add_parser("status", help=cmd_status.__doc__, description=cmd_status.__doc__)
-    p.add_argument("--index", default="var/index")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_status)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = command("insights", cmd_insights)
+    _add_index(p)
+    p.add_argument("--log", help="question log (default: LAWFAQ_QUERY_LOG, else INDEX/query_log.sqlite)")
+    p.add_argument("--out", default="insights.html", help="report file to write (default insights.html)")
+    p.add_argument("--format", choices=("html", "md"), help="html or md (default: from --out's suffix)")
+    p.add_argument("--days", type=int, default=30, help="questions of the last N days (default 30)")
+
+    p = command("status", cmd_status)
+    _add_index(p)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    import logging
-
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = make_parser().parse_args(argv)
+    # the nightly job logs each stage; the query commands only warn
+    setup_logging(getattr(args, "verbose", False), logging.INFO if args.command == "build" else logging.WARNING)
     return args.func(args)

@@ -46,11 +46,45 @@ def load_dense(path: Path) -> faiss.Index:
     return index
 
 
-def search_dense(index: faiss.Index, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(scores, positions) of the k nearest passages; positions -1 are dropped."""
+# A filter this selective is searched exactly over its own vectors: a graph walk
+# (HNSW) with a sparse selector can end before it reaches the few allowed nodes.
+EXACT_FILTER_MAX = 50_000
+
+
+def search_dense(
+    index: faiss.Index, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, positions) of the k nearest passages; positions -1 are dropped.
+
+    `allowed` (a bool per passage) restricts the search to the passages a filter
+    lets through, inside FAISS (an ID selector), so a rare category still gets
+    its k best passages instead of whatever survives of the global top k.
+    """
     k = min(k, index.ntotal)
     if k <= 0:
         return np.zeros(0, np.float32), np.zeros(0, np.int64)
-    scores, ids = index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k)
+    q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
+    if allowed is None:
+        scores, ids = index.search(q, k)
+    elif isinstance(index, faiss.IndexHNSWFlat) and int(allowed.sum()) <= EXACT_FILTER_MAX:
+        return _exact_subset(index, q[0], np.flatnonzero(allowed), k)
+    else:
+        bits = np.packbits(np.asarray(allowed, bool), bitorder="little")
+        selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits))
+        if isinstance(index, faiss.IndexHNSWFlat):
+            params = faiss.SearchParametersHNSW(sel=selector, efSearch=max(HNSW_EF_SEARCH, 4 * k))
+        else:
+            params = faiss.SearchParameters(sel=selector)
+        scores, ids = index.search(q, k, params=params)
+        del bits  # the selector reads it during search; keep it alive until here
     keep = ids[0] >= 0
     return scores[0][keep], ids[0][keep]
+
+
+def _exact_subset(index: faiss.Index, query: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    if not len(ids):
+        return np.zeros(0, np.float32), np.zeros(0, np.int64)
+    vectors = index.reconstruct_batch(ids.astype(np.int64))
+    scores = vectors @ query
+    top = np.argsort(-scores, kind="stable")[:k]
+    return scores[top].astype(np.float32), ids[top].astype(np.int64)

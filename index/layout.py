@@ -36,8 +36,12 @@ class IndexLocked(RuntimeError):
     """Another build holds the lock."""
 
 
+class NothingToRollBack(RuntimeError):
+    """There is no older complete version to serve."""
+
+
 def build_hint(path: Path) -> str:
-    return f"build one with: python -m ingest build --source corpus --index {path}"
+    return f"build one with: python -m index build --source corpus --index {path}"
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,7 @@ class IndexDir:
         if not (path / MANIFEST).exists():
             raise IndexNotFound(
                 f"{self.root}: CURRENT names version '{name}' but {path / MANIFEST} is missing "
-                f"(index damaged); rebuild with --full or roll back: python -m ingest rollback --index {self.root}"
+                f"(index damaged); rebuild with --full or roll back: python -m index rollback --index {self.root}"
             )
         return path
 
@@ -125,6 +129,39 @@ class IndexDir:
 
     def switch(self, name: str) -> None:
         write_atomic(self.pointer, name + "\n")
+
+    def rollback(self) -> tuple[str | None, str]:
+        """Serve the newest version older than the current one; (previous, now serving).
+
+        Takes the build lock, so it never races a build's publish (IndexLocked
+        when a build runs); NothingToRollBack when no older version is kept.
+        """
+        with self.lock():
+            current = self.current_name()
+            older = [v for v in self.list_versions() if current is None or v < current]
+            if not older:
+                raise NothingToRollBack(
+                    f"no older version to roll back to in {self.root} (versions: {self.list_versions()})"
+                )
+            self.switch(older[-1])
+            return current, older[-1]
+
+    def build_running(self) -> bool:
+        """Whether a build holds the lock, read from /proc/locks (never takes the lock itself).
+
+        The page uses it to say "a new version is being built"; on systems
+        without /proc/locks it answers False.
+        """
+        try:
+            inode = (self.root / LOCK).stat().st_ino
+            locks = Path("/proc/locks").read_text()
+        except OSError:
+            return False
+        for line in locks.splitlines():
+            parts = line.split()
+            if len(parts) > 5 and parts[1] == "FLOCK" and parts[5].rsplit(":", 1)[-1] == str(inode):
+                return True
+        return False
 
     def prune(self, keep: int) -> list[str]:
         """Delete the oldest versions beyond `keep`, never the serving one."""
@@ -169,13 +206,25 @@ def write_atomic(path: Path, text: str) -> None:
     fsync_dir(path.parent)
 
 
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def fsync_dir(path: Path) -> None:
+    """Make a rename inside `path` durable (best effort: some filesystems refuse)."""
     with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _fsync(path)
+
+
+def fsync_tree(root: Path) -> None:
+    """fsync every file under `root`: a version is durable before CURRENT names it."""
+    for p in root.rglob("*"):
+        if p.is_file():
+            _fsync(p)
 
 
 def read_manifest(version_dir: Path) -> dict:

@@ -43,9 +43,16 @@ class LexicalIndex:
             return np.zeros(self.n_docs, dtype=np.float32)
         return np.asarray(self.retriever.get_scores(known), dtype=np.float32)
 
-    def top(self, query_tokens: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, positions) of the best k passages with a positive score."""
+    def top(self, query_tokens: list[str], k: int, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, positions) of the best k passages with a positive score.
+
+        `mask` (a bool per passage) restricts the ranking to the passages a
+        filter allows, before the top k are taken: a rare category still gets
+        its best k, not whatever survives of the global top k.
+        """
         s = self.scores(query_tokens)
+        if mask is not None and len(s):
+            s = np.where(mask, s, 0)
         if not len(s):
             return s, np.zeros(0, np.int64)
         k = min(k, len(s))

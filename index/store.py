@@ -24,7 +24,8 @@ CREATE TABLE IF NOT EXISTS articles (
 CREATE TABLE IF NOT EXISTS passages (
     pos INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, article_id TEXT NOT NULL,
     text TEXT NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, heading TEXT NOT NULL,
-    statutes TEXT NOT NULL DEFAULT '[]', embed_hash TEXT NOT NULL, tokens TEXT NOT NULL
+    statutes TEXT NOT NULL DEFAULT '[]', labels TEXT NOT NULL DEFAULT '[]',
+    embed_hash TEXT NOT NULL, tokens TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS passages_article ON passages(article_id);
 CREATE TABLE IF NOT EXISTS statutes (key TEXT NOT NULL, pos INTEGER NOT NULL);
@@ -32,8 +33,25 @@ CREATE INDEX IF NOT EXISTS statutes_key ON statutes(key);
 """
 
 
+# SQLite allows 999 host parameters in older builds; 500 leaves room for the fixed ones.
+BATCH = 500
+_ARTICLE_COLS = "id,title,url,category,published,tags,body,content_hash"
+_PASSAGE_COLS = 'pos,id,article_id,text,start,"end",heading,statutes,labels'
+
+
 def text_hash(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def select_in(db: sqlite3.Connection, sql: str, values: Iterable, *params: object) -> Iterator[tuple]:
+    """Rows of `sql` (holding one `IN ({})`) for any number of values, in batches.
+
+    `params` are bound before the IN list (e.g. a model name).
+    """
+    values = list(values)
+    for i in range(0, len(values), BATCH):
+        chunk = values[i : i + BATCH]
+        yield from db.execute(sql.format(",".join("?" * len(chunk))), [*params, *chunk])
 
 
 @dataclass
@@ -45,7 +63,8 @@ class PassageRow:
     start: int
     end: int
     heading: str
-    statutes: list[str]
+    statutes: list[str]  # Citation keys: what statute search matches
+    labels: list[str]  # display tags as written, paragraph numbers kept
 
 
 @dataclass
@@ -77,6 +96,12 @@ class MetaStore:
     def close(self) -> None:
         self.db.close()
 
+    def __enter__(self) -> MetaStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def add_article(self, article: Article, content_hash: str) -> None:
         self.db.execute(
             "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?)",
@@ -88,10 +113,11 @@ class MetaStore:
 
     def add_passage(self, pos: int, p: Passage, embed_hash: str, tokens: list[str]) -> None:
         self.db.execute(
-            "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (
                 pos, p.id, p.article_id, p.text, p.start, p.end, p.heading,
-                json.dumps(p.statutes, ensure_ascii=False), embed_hash, " ".join(tokens),
+                json.dumps(p.statutes, ensure_ascii=False), json.dumps(p.statute_labels, ensure_ascii=False),
+                embed_hash, " ".join(tokens),
             ),
         )
         self.db.executemany("INSERT INTO statutes VALUES (?,?)", [(k, pos) for k in p.statutes])
@@ -109,69 +135,84 @@ class MetaStore:
         return dict(self.db.execute("SELECT id, content_hash FROM articles"))
 
     def article(self, article_id: str) -> ArticleRow | None:
-        row = self.db.execute(
-            "SELECT id,title,url,category,published,tags,body,content_hash FROM articles WHERE id=?",
-            (article_id,),
-        ).fetchone()
+        row = self.db.execute(f"SELECT {_ARTICLE_COLS} FROM articles WHERE id=?", (article_id,)).fetchone()
         return _article(row) if row else None
 
     def articles(self, ids: Iterable[str]) -> dict[str, ArticleRow]:
-        ids = list(dict.fromkeys(ids))
-        out: dict[str, ArticleRow] = {}
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
-            q = ",".join("?" * len(chunk))
-            for row in self.db.execute(
-                f"SELECT id,title,url,category,published,tags,body,content_hash FROM articles WHERE id IN ({q})",
-                chunk,
-            ):
-                out[row[0]] = _article(row)
-        return out
+        sql = f"SELECT {_ARTICLE_COLS} FROM articles WHERE id IN ({{}})"
+        return {row[0]: _article(row) for row in select_in(self.db, sql, dict.fromkeys(ids))}
 
     def passages(self, positions: Iterable[int]) -> dict[int, PassageRow]:
-        positions = [int(p) for p in positions]
-        out: dict[int, PassageRow] = {}
-        for i in range(0, len(positions), 500):
-            chunk = positions[i : i + 500]
-            q = ",".join("?" * len(chunk))
-            for row in self.db.execute(
-                f'SELECT pos,id,article_id,text,start,"end",heading,statutes FROM passages WHERE pos IN ({q})',
-                chunk,
-            ):
-                out[row[0]] = PassageRow(*row[:7], statutes=json.loads(row[7]))
-        return out
+        sql = f"SELECT {_PASSAGE_COLS} FROM passages WHERE pos IN ({{}})"
+        return {row[0]: _passage(row) for row in select_in(self.db, sql, (int(p) for p in positions))}
 
     def passages_of(self, article_id: str) -> list[PassageRow]:
         rows = self.db.execute(
-            'SELECT pos,id,article_id,text,start,"end",heading,statutes FROM passages '
-            "WHERE article_id=? ORDER BY start",
-            (article_id,),
+            f"SELECT {_PASSAGE_COLS} FROM passages WHERE article_id=? ORDER BY start", (article_id,)
         )
-        return [PassageRow(*r[:7], statutes=json.loads(r[7])) for r in rows]
+        return [_passage(r) for r in rows]
+
+    def labels_of(self, article_ids: Iterable[str]) -> dict[str, list[str]]:
+        """Statute tags cited anywhere in each article, in reading order."""
+        out: dict[str, list[str]] = {}
+        sql = "SELECT article_id, labels FROM passages WHERE article_id IN ({}) ORDER BY article_id, start"
+        for aid, labels in select_in(self.db, sql, dict.fromkeys(article_ids)):
+            have = out.setdefault(aid, [])
+            have.extend(x for x in json.loads(labels) if x not in have)
+        return out
 
     def positions_citing(self, keys: Iterable[str]) -> set[int]:
-        keys = list(keys)
-        if not keys:
-            return set()
-        q = ",".join("?" * len(keys))
-        return {r[0] for r in self.db.execute(f"SELECT pos FROM statutes WHERE key IN ({q})", keys)}
+        return {r[0] for r in select_in(self.db, "SELECT pos FROM statutes WHERE key IN ({})", dict.fromkeys(keys))}
 
-    def article_of_positions(self) -> np.ndarray:
-        """pos -> integer article index, for fast per-article grouping."""
-        rows = self.db.execute("SELECT pos, article_id FROM passages ORDER BY pos").fetchall()
-        ids: dict[str, int] = {}
-        return np.array([ids.setdefault(a, len(ids)) for _, a in rows], dtype=np.int32)
+    def positions(self) -> list[tuple[int, str, str | None, str | None]]:
+        """(pos, article id, category, published) of every passage in pos order: the searcher's arrays."""
+        return self.db.execute(
+            "SELECT p.pos, p.article_id, a.category, a.published FROM passages p "
+            "JOIN articles a ON a.id = p.article_id ORDER BY p.pos"
+        ).fetchall()
 
-    def category_counts(self) -> list[tuple[str, int]]:
-        return list(
+    def category_counts(self) -> dict[str, int]:
+        """Articles per category, largest first; articles without one count as 未分类."""
+        return dict(
             self.db.execute(
-                "SELECT COALESCE(category,'未分类'), COUNT(*) FROM articles GROUP BY 1 ORDER BY 2 DESC"
+                "SELECT COALESCE(category,'未分类'), COUNT(*) FROM articles GROUP BY 1 ORDER BY 2 DESC, 1"
             )
         )
 
-    def iter_passage_rows(self) -> Iterator[tuple[int, str, str, str, str]]:
-        """(pos, id, article_id, embed_hash, tokens) in pos order, for copying forward."""
-        yield from self.db.execute("SELECT pos,id,article_id,embed_hash,tokens FROM passages ORDER BY pos")
+    # ---- carrying a version forward -----------------------------------------
+    def copy_unchanged_from(self, prev_db: Path, article_ids: Iterable[str]) -> tuple[list[str], list[list[str]]]:
+        """Copy the rows of unchanged articles from the previous version's database.
+
+        Passages are renumbered 0..n-1 in their old order, so the caller appends
+        new passages from n on. Returns (embed hashes, token lists) of the copied
+        passages in pos order: the inputs the FAISS and BM25 stores are built from.
+        """
+        db = self.db
+        db.execute("ATTACH DATABASE ? AS prev", (str(prev_db),))
+        try:
+            db.execute("CREATE TEMP TABLE keep_ids (id TEXT PRIMARY KEY)")
+            db.executemany("INSERT INTO keep_ids VALUES (?)", [(i,) for i in article_ids])
+            db.execute("INSERT INTO articles SELECT * FROM prev.articles WHERE id IN temp.keep_ids")
+            db.execute(
+                "CREATE TEMP TABLE posmap AS SELECT p.pos AS old, ROW_NUMBER() OVER (ORDER BY p.pos) - 1 AS new "
+                "FROM prev.passages p JOIN temp.keep_ids k ON p.article_id = k.id"
+            )
+            db.execute(
+                'INSERT INTO passages SELECT m.new, p.id, p.article_id, p.text, p.start, p."end", p.heading, '
+                "p.statutes, p.labels, p.embed_hash, p.tokens FROM prev.passages p JOIN temp.posmap m ON p.pos = m.old"
+            )
+            db.execute(
+                "INSERT INTO statutes SELECT s.key, m.new FROM prev.statutes s JOIN temp.posmap m ON s.pos = m.old"
+            )
+            db.commit()
+        finally:
+            db.execute("DETACH DATABASE prev")
+        rows = db.execute("SELECT embed_hash, tokens FROM passages ORDER BY pos").fetchall()
+        return [h for h, _ in rows], [t.split(" ") if t else [] for _, t in rows]
+
+
+def _passage(row: tuple) -> PassageRow:
+    return PassageRow(*row[:7], statutes=json.loads(row[7]), labels=json.loads(row[8]))
 
 
 def _article(row: tuple) -> ArticleRow:
@@ -197,14 +238,9 @@ class EmbeddingCache:
         self.db.close()
 
     def missing(self, model: str, hashes: list[str]) -> list[str]:
-        have: set[str] = set()
         uniq = list(dict.fromkeys(hashes))
-        for i in range(0, len(uniq), 500):
-            chunk = uniq[i : i + 500]
-            q = ",".join("?" * len(chunk))
-            have.update(
-                r[0] for r in self.db.execute(f"SELECT hash FROM vectors WHERE model=? AND hash IN ({q})", [model, *chunk])
-            )
+        sql = "SELECT hash FROM vectors WHERE model=? AND hash IN ({})"
+        have = {r[0] for r in select_in(self.db, sql, uniq, model)}
         return [h for h in uniq if h not in have]
 
     def put(self, model: str, hashes: list[str], vectors: np.ndarray) -> None:
@@ -219,14 +255,9 @@ class EmbeddingCache:
         index: dict[str, list[int]] = {}
         for i, h in enumerate(hashes):
             index.setdefault(h, []).append(i)
-        uniq = list(index)
-        for i in range(0, len(uniq), 500):
-            chunk = uniq[i : i + 500]
-            q = ",".join("?" * len(chunk))
-            for h, blob in self.db.execute(
-                f"SELECT hash, vec FROM vectors WHERE model=? AND hash IN ({q})", [model, *chunk]
-            ):
-                vec = np.frombuffer(blob, dtype=np.float32)
-                for j in index[h]:
-                    out[j] = vec
+        sql = "SELECT hash, vec FROM vectors WHERE model=? AND hash IN ({})"
+        for h, blob in select_in(self.db, sql, index, model):
+            vec = np.frombuffer(blob, dtype=np.float32)
+            for j in index[h]:
+                out[j] = vec
         return out

@@ -10,6 +10,7 @@ package; always import it as ``index.tokenize``.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import unicodedata
@@ -73,6 +74,18 @@ class LegalTokenizer:
         self._jieba: jieba.Tokenizer | None = None
         self._stopwords: frozenset[str] = frozenset()
         self._synonyms: dict[str, list[str]] = {}
+
+    @property
+    def checksum(self) -> str:
+        """sha256 over the dictionary, stopwords, synonyms and the HMM flag.
+
+        Recorded in each index manifest: documents tokenized with other data
+        than the queries would silently miss, so a change re-tokenizes the index.
+        """
+        h = hashlib.sha256(f"hmm={self.hmm}".encode())
+        for path in (self.dict_path, self.stopwords_path, self.synonyms_path):
+            h.update(b"\0" + path.read_bytes())
+        return h.hexdigest()[:16]
 
     # ------------------------------------------------------------------ setup
     def _ensure_converter(self) -> opencc.OpenCC:

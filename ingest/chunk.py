@@ -174,16 +174,20 @@ def chunk_body(body: str) -> list[tuple[int, int, str]]:
 
 
 def chunk_article(article: Article) -> list[Passage]:
-    """Passages of one article, each with its span, heading path and statutes."""
-    from ingest.citations import parse_citations  # local: keeps chunk usable alone
+    """Passages of one article, each with its span, heading path and statutes.
+
+    A statute named in the title ("民法典第1032条是什么意思") is what every
+    passage of the article is about, so each passage carries it too: this is
+    what `ingest inspect` shows and what the index stores.
+    """
+    from ingest.citations import display_key, parse_citations  # local: keeps chunk usable alone
 
     citations = parse_citations(article.body)
+    title_citations = parse_citations(article.title)
     passages: list[Passage] = []
     for n, (start, end, heading) in enumerate(chunk_body(article.body)):
-        statutes: list[str] = []
-        for c in citations:
-            if start <= c.span[0] and c.span[1] <= end and c.key not in statutes:
-                statutes.append(c.key)
+        inside = [c for c in citations if start <= c.span[0] and c.span[1] <= end]
+        cited = inside + title_citations
         passages.append(
             Passage(
                 id=f"{article.id}#{n}",
@@ -192,7 +196,8 @@ def chunk_article(article: Article) -> list[Passage]:
                 start=start,
                 end=end,
                 heading=heading,
-                statutes=statutes,
+                statutes=list(dict.fromkeys(c.key for c in cited)),
+                statute_labels=list(dict.fromkeys(display_key(c) for c in cited)),
             )
         )
     return passages

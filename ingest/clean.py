@@ -15,7 +15,9 @@ from ingest.normalize import normalize_text
 from ingest.records import Article
 
 _BREADCRUMB = re.compile(r"^(?:当前位置|您的位置|所在位置|位置)\s*[:：]")
-_URL_LINE = re.compile(r"^(?:本文链接|原文链接|本文地址|文章链接)\s*[:：]\s*(https?://\S+)")
+# "本文链接：https://..." lines: the page's own canonical URL, in the body text or its footer.
+URL_IN_TEXT = re.compile(r"(?:本文链接|原文链接|本文地址|文章链接)\s*[:：]\s*(https?://[!-~]+)")
+_URL_LINE = re.compile(r"^" + URL_IN_TEXT.pattern)
 _TAIL_MARKERS = [
     re.compile(r"本文(?:为|系|由).{0,30}原创"),
     re.compile(r"^扫描二维码"),

@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.normalize import DecodeError, decode_bytes
-from ingest.records import Article, LoadResult, Skipped
+from ingest.records import DEFAULT_MAX_BYTES, Article, LoadResult, Skipped
 
-log = logging.getLogger("ingest.load")
+log = logging.getLogger(__name__)
 
-DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 MARKDOWN_SUFFIXES = {".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
 TEXT_SUFFIXES = {".txt"}
@@ -25,8 +24,18 @@ SUPPORTED = MARKDOWN_SUFFIXES | HTML_SUFFIXES | TEXT_SUFFIXES | JSONL_SUFFIXES
 
 @dataclass
 class LoadConfig:
+    """How sources are read; one size limit for files, JSONL lines and fetched pages."""
+
     max_bytes: int = DEFAULT_MAX_BYTES
     state_dir: Path | None = None  # HTTP cache for web sources
+
+    def fetch_config(self):
+        """The web source's settings with this size limit (imported lazily: httpx is heavy)."""
+        from dataclasses import replace
+
+        from ingest.sources.web import DEFAULT_CONFIG
+
+        return replace(DEFAULT_CONFIG, max_bytes=self.max_bytes)
 
 
 def is_url(source: str) -> bool:
@@ -40,7 +49,7 @@ def load(source: str | Path, config: LoadConfig | None = None) -> LoadResult:
     if is_url(source_str):
         from ingest.sources.web import load_web
 
-        return load_web(source_str, config.state_dir)
+        return load_web(source_str, config.state_dir, config.fetch_config())
     path = Path(source_str)
     if not path.exists():
         return LoadResult(skipped=[Skipped(source_str, "no such file or folder")])
@@ -100,7 +109,7 @@ def load_file(path: Path, config: LoadConfig, root: Path | None = None) -> LoadR
         if _is_url_list(text):
             from ingest.sources.web import load_web
 
-            return load_web(where, config.state_dir)
+            return load_web(where, config.state_dir, config.fetch_config())
         from ingest.sources.text import parse_text
 
         return LoadResult(articles=[parse_text(text, where)])

@@ -125,3 +125,30 @@ def normalize_text(text: str) -> str:
         line = _HALF_PUNCT_IN_CJK.sub(_widen, line)
         lines.append(line)
     return _MANY_NEWLINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+_TAG_SEPARATORS = re.compile(r"[,，、;；]")
+
+
+def parse_tags(value: object) -> list[str]:
+    """Tags from a front-matter or CMS field: a list of texts, or one text separated by , ， 、 ;.
+
+    Numbers are taken as text; anything else (an object, a nested list) is a
+    ValueError with a reason, so the record is skipped and reported, never
+    stored as a Python repr.
+    """
+    if value is None or value == "":
+        return []
+    items = _TAG_SEPARATORS.split(value) if isinstance(value, str) else value
+    if isinstance(items, (int, float)) and not isinstance(items, bool):
+        items = [items]
+    if not isinstance(items, (list, tuple)):
+        raise ValueError(f"tags must be text or a list of texts, not {type(value).__name__}")
+    tags: list[str] = []
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, (str, int, float)):
+            raise ValueError(f"tags must be texts, found {type(item).__name__}")
+        tag = normalize_text(str(item)).strip()
+        if tag and tag not in tags:
+            tags.append(tag)
+    return tags

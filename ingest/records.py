@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# The one size limit for a file, a JSONL line or a fetched page (LAWFAQ_MAX_BYTES overrides it).
+DEFAULT_MAX_BYTES = 5 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class Citation:
@@ -58,6 +61,9 @@ class Passage:
     end: int
     heading: str = ""  # heading path, " > "-joined
     statutes: list[str] = field(default_factory=list)  # Citation.key values
+    # Short tags for the page, one per distinct citation as written ('劳动合同法第47条第1款'):
+    # made here from the parsed Citation, so a paragraph number survives and nothing re-parses keys.
+    statute_labels: list[str] = field(default_factory=list)
 
 
 @dataclass

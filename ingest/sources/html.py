@@ -31,12 +31,12 @@ from urllib.parse import urljoin, urlsplit
 import lxml.html
 from lxml import etree
 
-from ingest.clean import category_from_breadcrumb, strip_boilerplate
+from ingest.clean import URL_IN_TEXT, category_from_breadcrumb, strip_boilerplate
 from ingest.ids import article_id
 from ingest.normalize import decode_bytes, normalize_text
 from ingest.records import Article
 
-log = logging.getLogger("ingest.sources.html")
+log = logging.getLogger(__name__)
 
 
 def _ensure_lxml_clean_importable() -> None:
@@ -205,13 +205,12 @@ def _marker_blocks(tree: lxml.html.HtmlElement, words: tuple[str, ...], max_len:
             el = el.getparent()
 
 
-_URL_IN_TEXT = re.compile(r"(?:本文链接|原文链接|本文地址|文章链接)\s*[:：]\s*(https?://[!-~]+)")
 
 
 def _url_line(tree: lxml.html.HtmlElement) -> str | None:
     """The "本文链接:https://…" line of the page tail, read from the raw DOM."""
     for _el, flat in _marker_blocks(tree, ("本文链接", "原文链接", "本文地址", "文章链接")):
-        m = _URL_IN_TEXT.search(flat)
+        m = URL_IN_TEXT.search(flat)
         if m:
             return m.group(1).rstrip("。.,，;；)）")
     return None

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from ingest.clean import strip_boilerplate
 from ingest.ids import article_id
-from ingest.normalize import DecodeError, decode_bytes, normalize_text
-from ingest.records import Article, LoadResult, Skipped
+from ingest.normalize import DecodeError, decode_bytes, normalize_text, parse_tags
+from ingest.records import DEFAULT_MAX_BYTES, Article, LoadResult, Skipped
 
 
 def iter_jsonl(path: Path, max_line_bytes: int) -> Iterator[tuple[int, str]]:
@@ -40,9 +40,7 @@ def parse_record(record: object, where: str) -> Article:
     body, found_url = strip_boilerplate(raw_body, title=None)
     if not body:
         raise ValueError("body is only boilerplate")
-    tags = record.get("tags") or []
-    if isinstance(tags, str):
-        tags = [t.strip() for t in tags.split(",") if t.strip()]
+    tags = parse_tags(record.get("tags"))
     published = record.get("published") or record.get("date")
     return Article(
         id=str(record.get("id") or article_id(url, title)),
@@ -51,12 +49,12 @@ def parse_record(record: object, where: str) -> Article:
         url=url or found_url,
         category=(str(record["category"]).strip() if record.get("category") else None),
         published=str(published)[:10] if published else None,
-        tags=[str(t) for t in tags],
+        tags=tags,
         source=where,
     )
 
 
-def load_jsonl(path: Path, max_line_bytes: int = 5 * 1024 * 1024) -> LoadResult:
+def load_jsonl(path: Path, max_line_bytes: int = DEFAULT_MAX_BYTES) -> LoadResult:
     result = LoadResult()
     for n, line in iter_jsonl(path, max_line_bytes):
         where = f"{path}:{n}"

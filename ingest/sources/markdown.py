@@ -7,7 +7,7 @@ from pathlib import Path
 import frontmatter
 
 from ingest.clean import strip_boilerplate
-from ingest.normalize import normalize_text
+from ingest.normalize import normalize_text, parse_tags
 from ingest.records import Article
 
 
@@ -41,9 +41,7 @@ def parse_markdown(text: str, path: Path, root: Path | None = None) -> Article:
     body, found_url = strip_boilerplate(post.content, title=title)
     if not body:
         raise ValueError("empty body")
-    tags = meta.get("tags") or []
-    if isinstance(tags, str):
-        tags = [t.strip() for t in tags.replace("，", ",").split(",") if t.strip()]
+    tags = parse_tags(meta.get("tags"))
     rel = path.relative_to(root) if root else Path(path.name)
     return Article(
         id=str(meta.get("id") or rel.with_suffix("").as_posix()),
@@ -52,6 +50,6 @@ def parse_markdown(text: str, path: Path, root: Path | None = None) -> Article:
         url=(str(meta["url"]).strip() if meta.get("url") else found_url),
         category=(str(meta["category"]).strip() if meta.get("category") else None),
         published=_iso_date(meta.get("date") or meta.get("published")),
-        tags=[str(t) for t in tags],
+        tags=tags,
         source=str(path),
     )

@@ -37,9 +37,9 @@ import httpx
 from lxml import etree
 
 from ingest.normalize import DecodeError, decode_bytes
-from ingest.records import LoadResult, Skipped
+from ingest.records import DEFAULT_MAX_BYTES, LoadResult, Skipped
 
-log = logging.getLogger("ingest.sources.web")
+log = logging.getLogger(__name__)
 
 CACHE_FILE = "http_cache.sqlite"
 MAX_SITEMAP_DEPTH = 3
@@ -54,7 +54,7 @@ class FetchConfig:
     timeout: float = 15.0
     retries: int = 3  # retries after the first attempt
     backoff: float = 0.5  # seconds, doubled each retry (Retry-After wins when given)
-    max_bytes: int = 5_000_000
+    max_bytes: int = DEFAULT_MAX_BYTES
     respect_robots: bool = True
     max_retry_after: float = 60.0  # never wait longer than this for one Retry-After
 

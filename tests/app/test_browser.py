@@ -8,8 +8,6 @@ LAWFAQ_UPDATE_SCREENSHOT=1 the desktop one also replaces docs/screenshot.png
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
 import time
 import urllib.request
@@ -17,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from tests.servers import free_port, running
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -38,50 +38,19 @@ def results_selector(query: str) -> str:
 
 
 # ---------------------------------------------------------------- server -----
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def streamlit_server(index: Path, log_name: str):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = dict(os.environ, LAWFAQ_INDEX=str(index))
-    log = open(ARTIFACTS / log_name, "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-         # other people edit the tree while tests run: no file watcher (reruns, inotify overflow),
-         # and no developer toolbar ("Deploy") in the screenshots
-         "--server.fileWatcherType", "none", "--client.toolbarMode", "minimal"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+           "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+           # other people edit the tree while tests run: no file watcher (reruns, inotify overflow),
+           # and no developer toolbar ("Deploy") in the screenshots
+           "--server.fileWatcherType", "none", "--client.toolbarMode", "minimal"]
     url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited with {proc.returncode}; see {ARTIFACTS / log_name}")
-            try:
-                with urllib.request.urlopen(url + "_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not come up on {url}; see {ARTIFACTS / log_name}")
-            time.sleep(0.3)
+    with running(cmd, env, ARTIFACTS / log_name, url + "_stcore/health", 60):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 @pytest.fixture(scope="module")
@@ -212,6 +181,49 @@ def test_shared_link_and_phone_layout(browser, server):
         page.screenshot(path=str(ARTIFACTS / "article-phone.png"))
     finally:
         context.close()
+
+
+def test_questions_feedback_and_opened_results_reach_the_log_redacted(page, server, built_index):
+    """The question log records what the page was asked (personal data removed), 👍/👎 and clicks."""
+    from index.querylog import QueryLog
+
+    question = "我手机13912345678，公司辞退我能拿多少补偿？"
+    open_page(page, server)
+    run_search(page, question)
+    assert "13912345678" in page.locator(SEARCH_BOX).input_value()  # the asker still sees what they typed
+    page.locator('[data-testid="stFeedback"] button').first.click()  # 👍
+    page.get_by_text("谢谢反馈").wait_for(timeout=30_000)
+    href = page.locator("a.lf-read").first.get_attribute("href")
+    assert "&qid=" in href
+    page.locator("a.lf-read").first.click()
+    page.wait_for_selector(".lf-body", timeout=FIRST_LOAD_MS)
+    settle(page)
+
+    log = QueryLog.open(built_index / "query_log.sqlite")
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            rows = [r for r in log.questions() if "公司辞退我能拿多少补偿" in r.query]
+            if rows and rows[-1].opened and rows[-1].feedback is not None:
+                break
+            time.sleep(0.5)
+        row = rows[-1]
+        assert row.channel == "page" and "13912345678" not in row.query and "【手机号】" in row.query
+        assert row.feedback == 1 and row.opened == ["cizhi-buchang"] and row.result_ids[0] == "cizhi-buchang"
+    finally:
+        log.close()
+
+
+def test_shared_link_keeps_its_filters(page, server):
+    query = "被公司辞退能拿多少补偿？"
+    page.goto(server + "?q=" + urllib.request.quote(query) + "&category=" + urllib.request.quote("交通事故"))
+    page.wait_for_selector(results_selector(query), timeout=FIRST_LOAD_MS)
+    categories = page.locator(".lf-hit .lf-cat").all_inner_texts()
+    assert categories and set(categories) == {"交通事故"}
+    assert page.locator('[data-testid="stMultiSelect"]').get_by_text("交通事故").count() >= 1
+    # changing the question keeps the filter in the address bar
+    run_search(page, "交通事故第一步做什么")
+    assert "category=" in page.url and "q=" in page.url
 
 
 def test_xss_fixture_never_runs(page, server, dialogs):

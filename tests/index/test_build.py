@@ -1,7 +1,8 @@
 """The build lifecycle for real: incremental diff, guards, lock, crash and disk-full survival.
 
-Crash tests run `python -m ingest build` as a subprocess and kill -9 it at a
-named stage (a test hook pauses the run there), so what is tested is what
+Crash tests run the real `python -m index build` CLI as a subprocess (through
+tests/index/build_with_faults.py, which adds a stage listener that pauses or
+fails the run at a named stage) and kill -9 it there, so what is tested is what
 cron runs.
 """
 from __future__ import annotations
@@ -21,10 +22,11 @@ from index.layout import IndexDir
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
+FAULTS = Path(__file__).resolve().parent / "build_with_faults.py"
 
 
 def run_build(corpus: Path, index: Path, *extra: str, env: dict | None = None, wait: bool = True):
-    cmd = [sys.executable, "-m", "ingest", "build", "--source", str(corpus), "--index", str(index),
+    cmd = [sys.executable, str(FAULTS), "build", "--source", str(corpus), "--index", str(index),
            "--no-progress", "--json", *extra]
     full_env = {**os.environ, **(env or {})}
     if not wait:
@@ -175,7 +177,7 @@ def test_rollback_goes_back_one_version(copy_corpus, tmp_path, embedder, tokeniz
     (copy_corpus / "xss-test.md").unlink()
     b = build_index([str(copy_corpus)], index, BuildOptions(progress=False, allow_shrink=True), embedder, tokenizer)
     assert IndexDir(index).current_name() == b.version
-    out = subprocess.run([sys.executable, "-m", "ingest", "rollback", "--index", str(index)], cwd=ROOT,
+    out = subprocess.run([sys.executable, "-m", "index", "rollback", "--index", str(index)], cwd=ROOT,
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert IndexDir(index).current_name() == a.version
@@ -227,3 +229,34 @@ def test_build_while_another_process_serves(copy_corpus, tmp_path, built_index):
     assert result["failures"] == 0, out
     assert result["queries"] >= 4
     assert new in result["versions"], "the serving process picked up the new version"
+
+
+def test_changed_tokenizer_data_retokenizes_without_reembedding(copy_corpus, tmp_path, embedder, tokenizer):
+    """The dictionary is part of the index's identity: a new word reaches the BM25 side on the next run."""
+    from index.layout import read_manifest
+    from index.lexical import LexicalIndex
+    from index.tokenize import DEFAULT_DICT_PATH, LegalTokenizer
+
+    index = tmp_path / "idx"
+    first = build_index([str(copy_corpus)], index, BuildOptions(progress=False), embedder, tokenizer)
+    assert first.status == "published"
+    word = "经济补偿金计算标准"
+    dict_copy = tmp_path / "legal_dict.txt"
+    dict_copy.write_text(DEFAULT_DICT_PATH.read_text(encoding="utf-8") + f"\n{word} 50000 n\n", encoding="utf-8")
+    (copy_corpus / "cizhi-buchang.md").write_text(
+        (copy_corpus / "cizhi-buchang.md").read_text(encoding="utf-8") + f"\n{word}见上文。\n", encoding="utf-8")
+    same = build_index([str(copy_corpus)], index, BuildOptions(progress=False), embedder, tokenizer)
+    assert same.articles_changed == 1  # only the edited article, with the old dictionary
+
+    new_tokenizer = LegalTokenizer(dict_path=dict_copy)
+    assert new_tokenizer.checksum != tokenizer.checksum
+    second = build_index([str(copy_corpus)], index, BuildOptions(progress=False), embedder, new_tokenizer)
+    assert second.status == "published" and second.passages_embedded == 0  # vectors from the cache
+    assert second.articles_changed == second.articles_total  # every passage re-tokenized
+    current = IndexDir(index).current()
+    assert read_manifest(current)["tokenizer"]["checksum"] == new_tokenizer.checksum
+    lexical = LexicalIndex.load(current / "bm25")
+    assert lexical.top([word], 3)[1].size == 1  # the new word is a BM25 term now
+
+    again = build_index([str(copy_corpus)], index, BuildOptions(progress=False), embedder, new_tokenizer)
+    assert again.status == "unchanged"

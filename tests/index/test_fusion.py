@@ -1,0 +1,44 @@
+"""index.fusion without a model: reciprocal-rank fusion and result shaping."""
+from __future__ import annotations
+
+import numpy as np
+
+from index.fusion import jaccard, order, rrf, shape, shingles
+
+
+def test_rrf_sums_weighted_reciprocal_ranks():
+    fused = rrf([[1, 2, 3], [3, 1]], [1.0, 2.0], k=10)
+    assert fused[1] == 1 / 11 + 2 / 12
+    assert fused[3] == 1 / 13 + 2 / 11
+    assert fused[2] == 1 / 12
+
+
+def test_rrf_zero_weight_ignores_a_list():
+    assert rrf([[1], [2]], [1.0, 0.0]) == {1: 1 / 61}
+
+
+def test_order_breaks_ties_by_position():
+    assert order({5: 0.5, 2: 0.5, 9: 0.9}) == [9, 2, 5]
+
+
+def test_shingles_and_jaccard():
+    assert shingles("ab c") == frozenset({"abc"})
+    assert shingles("") == frozenset()
+    assert jaccard(shingles("网贷逾期怎么办"), shingles("网贷逾期怎么办")) == 1.0
+    assert jaccard(frozenset(), shingles("abc")) == 0.0
+
+
+def test_shape_caps_passages_per_article_and_collapses_near_duplicates():
+    texts = {0: "甲文章第一段关于工资", 1: "甲文章第二段关于加班", 2: "甲文章第三段关于社保",
+             3: "乙文章：网贷逾期会被起诉吗", 4: "乙文章：网贷逾期会被起诉吗？", 5: "丙文章讲离婚冷静期"}
+    article_of = np.array([0, 0, 0, 1, 2, 3])
+    chosen = shape([0, 1, 2, 3, 4, 5], article_of, texts.__getitem__, k=10, per_article=2, dup_threshold=0.7)
+    assert chosen == [0, 1, 3, 5]  # third of 甲 capped; 4 is a near-copy of 3 from another article
+
+
+def test_shape_stops_at_k_and_is_a_prefix_of_a_longer_shape():
+    texts = {i: f"第{i}段完全不同的内容{i * 7}" for i in range(20)}
+    article_of = np.arange(20) // 3
+    short = shape(range(20), article_of, texts.__getitem__, k=4)
+    longer = shape(range(20), article_of, texts.__getitem__, k=12)
+    assert len(short) == 4 and longer[:4] == short
