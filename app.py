@@ -15,6 +15,8 @@ from urllib.parse import quote
 import streamlit as st
 
 from index.layout import IndexDir, IndexNotFound
+from index.model import configure_threads
+from index.query import InvalidQuery
 from index.querylog import QueryLog
 from index.render import (
     CSS,
@@ -47,7 +49,9 @@ BUILD_HELP = (
 # ---------------------------------------------------------------- loading ----
 @st.cache_resource(show_spinner="正在加载索引和模型…")
 def load_service(index_dir: str, threads: int, public_url: str) -> SharedSearcher:
-    service = SharedSearcher.of(Searcher.open(index_dir, base_url=public_url), threads)
+    # once per server process, before the model loads: LAWFAQ_TORCH_THREADS threads per query
+    configure_threads(threads)
+    service = SharedSearcher.of(Searcher.open(index_dir, base_url=public_url))
     with service.use() as searcher:
         searcher.search("预热", k=1)  # load the model and the tokenizer now, not on the first user query
     # Streamlit runs a full gc.collect() after every script run; walking the ~500k long-lived
@@ -228,11 +232,15 @@ def search_view(service: SharedSearcher, filters: dict) -> None:
     if len(query) > MAX_QUERY_CHARS:
         query = query[:MAX_QUERY_CHARS]
         st.info(f"问题太长，只按前 {MAX_QUERY_CHARS} 个字检索。")
-    with service.use() as searcher:
-        hits = searcher.search(
-            query, k=filters["k"], category=filters["category"],
-            date_from=filters["date_from"], date_to=filters["date_to"],
-        )
+    try:
+        with service.use() as searcher:
+            hits = searcher.search(
+                query, k=filters["k"], category=filters["category"],
+                date_from=filters["date_from"], date_to=filters["date_to"],
+            )
+    except InvalidQuery as exc:  # e.g. a start date after the end date: the sidebar already says which
+        st.info(f"筛选条件无效，没有检索：{exc.zh}。")
+        return
     question_id = log_question(query, filters, hits)
     if not hits:
         st.info("没有找到相关内容。可以换个说法、少用专业词，或者放宽左侧的分类和日期筛选再试。")

@@ -82,6 +82,8 @@ def render(r: dict) -> str:
     out += _indexes(r)
     if r.get("latency"):
         out += _latency(r["latency"])
+    if r.get("api"):
+        out += _api(r["api"], r.get("query_log"))
     if r.get("embedding"):
         out += _embedding(r["embedding"], r.get("matmul", {}))
     if r.get("scale"):
@@ -151,6 +153,26 @@ def _latency(lat: dict) -> list[str]:
                          _f(cm.get("total_ms"), 2)])
     out += [_table(["corpus", "mode", "encoder", "FAISS", "BM25", "fusion", "shaping", "other", "total"], rows), ""]
     out += ["![latency](latency.png)", ""]
+    return out
+
+
+def _api(api: dict, qlog: dict | None) -> list[str]:
+    """The JSON API over real HTTP at 1/4/8 clients, and the question log's cost per search."""
+    rows = [[str(r["clients"]), _f(r["wall"]["p50"]), _f(r["wall"]["p95"]), _f(r["wall"]["p99"]),
+             _f(r["requests_per_s"]), _f(r["throughput_vs_one_client"], 2, "×"), str(r["errors"])]
+            for r in api["runs"]]
+    out = ["## JSON API under concurrent clients", "",
+           f"`uvicorn index.api:create_app` on 127.0.0.1, shipped index, {api['questions']} questions split "
+           "across the clients, keep-alive connections, `k=5`. Wall time per request in ms; throughput "
+           "against one client in the same run (Searcher calls are serialised by one lock).", "",
+           _table(["clients", "p50", "p95", "p99", "req/s", "vs 1 client", "errors"], rows), ""]
+    if qlog:
+        out += ["## What the question log costs a search", "",
+                f"{qlog['searches']} searches with and without `QueryLog.record` (interleaved): search p50 "
+                f"{_f(qlog['plain']['p50'], 2)} ms without, {_f(qlog['logged']['p50'], 2)} ms with "
+                f"(difference {_f(qlog['p50_difference_ms'], 3)} ms); the `record()` call itself p50 "
+                f"{_f(qlog['record_call']['p50'] * 1000, 0)} µs, p99 {_f(qlog['record_call']['p99'] * 1000, 0)} µs "
+                f"(redaction and the write happen on a background thread); {qlog['rows_written']} rows written.", ""]
     return out
 
 

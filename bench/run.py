@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bench import ROOT
 
-SECTIONS = ("latency", "embedding", "scale", "memory", "quality", "nightly")
+SECTIONS = ("latency", "api", "embedding", "scale", "memory", "quality", "nightly")
 
 
 @dataclass
@@ -69,7 +69,7 @@ def run_bench(mode: str = "quick", out: Path | str | None = None, *, shipped_ind
     out.mkdir(parents=True, exist_ok=True)
     log = log or _Log()
     started = time.perf_counter()
-    logging.getLogger("lawfaq.build").setLevel(logging.WARNING)
+    logging.getLogger("index.build").setLevel(logging.WARNING)
     results: dict = {
         "bench": {"mode": mode, "command": f"python -m bench.run --{mode} --out {_rel(out)}",
                   "sections": list(sections), "plan": asdict(plan), "section_seconds": {}, "load": {}},
@@ -158,6 +158,18 @@ def run_bench(mode: str = "quick", out: Path | str | None = None, *, shipped_ind
                                      for k, v in m["modes"].items())
                     + (f"; baseline p50 {m['baseline']['wall']['p50']:.1f} ms" if m["baseline"] else ""))
             results["latency"] = lat
+
+    # ---- 1b. the JSON API under concurrent clients, and the question log's cost ---
+    if "api" in sections:
+        from bench import api
+
+        with section("api"):
+            qs = mix.measured[: plan.serve_queries]
+            results["api"] = api.measure_api(shipped_dir, qs, mix.warmup, log)
+            results["query_log"] = api.measure_log(searchers["shipped corpus"], qs)
+            ql = results["query_log"]
+            log(f"question log: record() p50 {ql['record_call']['p50'] * 1000:.0f} µs; search p50 "
+                f"{ql['plain']['p50']:.1f} ms without, {ql['logged']['p50']:.1f} ms with the log")
 
     # ---- 2. embedding throughput (+ the matmul baseline) ----------------------
     if "embedding" in sections:

@@ -22,23 +22,21 @@ Settings (environment, see index/settings.py): LAWFAQ_INDEX, LAWFAQ_PUBLIC_URL (
 page: internal "?article=" links are made absolute with it, else with this API's own base URL),
 LAWFAQ_CORS_ORIGINS (comma-separated; empty: no CORS headers), LAWFAQ_RATE_LIMIT (requests per
 minute per client IP, 0: off; /healthz is exempt so probes never lock a client out),
-LAWFAQ_TORCH_THREADS (encoder threads per query).
+LAWFAQ_TORCH_THREADS (torch threads of this process, set once at startup; default 1).
 
 Errors are JSON ``{"error": "<中文 / English message>", "detail": ...}``: 422 when a parameter has
-the wrong type or range, 400 when its value cannot be used, 404 for an unknown article or path,
+the wrong type or range, 400 when its value cannot be used (the search parameters are checked by
+the same `index.query.SearchRequest` as `Searcher.search` and the CLI; its InvalidQuery is a 400), 404 for an unknown article or path,
 429 over the rate limit (with Retry-After), 503 while no index can be opened (the message says
 how to build one; the API keeps retrying, so it starts working as soon as an index is published).
 """
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import logging
 import math
-import re
 import threading
 import time
-import unicodedata
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
@@ -57,6 +55,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from index import __version__
 from index.hits import article_link
+from index.model import configure_threads
+from index.query import MAX_K, InvalidQuery, SearchRequest, clean_query
 from index.querylog import QueryLog
 from index.repeal import repeal_label, successor_display
 from index.searcher import SearchConfig, Searcher
@@ -68,11 +68,9 @@ from index.store import ArticleRow, PassageRow
 log = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = SearchConfig().max_query_chars
-MAX_K = 50
-HEALTH_LOCK_SECONDS = 2.0  # /healthz answers from what it knows rather than queue behind a slow search
+HEALTH_LOCK_SECONDS = 2.0  # /healthz answers from what it knows rather than wait while the index opens
 EXEMPT_FROM_RATE_LIMIT = frozenset({"/healthz"})
 Mode = Literal["hybrid", "bm25", "dense"]
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 # ---------------------------------------------------------------- models -----
@@ -187,6 +185,10 @@ class ApiError(Exception):
         self.status, self.error, self.detail, self.headers = status, error, detail, headers
 
 
+def _invalid_message(exc: InvalidQuery) -> str:
+    return f"{exc.zh} / {exc}"
+
+
 def _unavailable_message(exc: IndexUnavailable) -> str:
     return f"搜索索引暂不可用 / the search index is not available: {exc}"
 
@@ -201,6 +203,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
         return _error(exc.status, exc.error, exc.detail, exc.headers)
+
+    @app.exception_handler(InvalidQuery)
+    async def invalid_query(request: Request, exc: InvalidQuery) -> JSONResponse:
+        return _error(400, _invalid_message(exc), {"param": exc.param})
 
     @app.exception_handler(IndexUnavailable)
     async def index_unavailable(request: Request, exc: IndexUnavailable) -> JSONResponse:
@@ -302,16 +308,10 @@ class RateLimitMiddleware:
 
 
 # ----------------------------------------------------------------- input -----
-def _clean_query(q: str) -> str:
-    """The query as the Searcher will see it (NFKC, printable, one space), but not truncated:
-    an over-long question is refused with a message instead of silently cut."""
-    q = unicodedata.normalize("NFKC", q)
-    q = "".join(ch for ch in q if ch.isprintable() or ch == " ")
-    return re.sub(r"\s+", " ", q).strip()
-
-
 def _check_query(q: str) -> str:
-    cleaned = _clean_query(q)
+    """The query as the Searcher will see it (`index.query.clean_query`), but not truncated:
+    an empty or over-long question is refused with a message instead of silently cut."""
+    cleaned = clean_query(q, limit=None)
     if not cleaned:
         raise ApiError(400, "请输入问题 / q must not be empty", {"param": "q"})
     if len(cleaned) > MAX_QUERY_CHARS:
@@ -320,17 +320,13 @@ def _check_query(q: str) -> str:
     return cleaned
 
 
-def _check_date(name: str, value: str | None) -> dt.date | None:
-    if value is None or not value.strip():
-        return None
-    value = value.strip()
+def _search_request(query: str, k: int, category: list[str] | None, date_from: str | None,
+                    date_to: str | None, mode: str) -> SearchRequest:
+    """The validated request, exactly as `Searcher.search` would build it; a bad value is a 400."""
     try:
-        if not _DATE.fullmatch(value):
-            raise ValueError(value)
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise ApiError(400, f"{name} 日期格式应为 YYYY-MM-DD / {name} must be a date as YYYY-MM-DD, "
-                            f"not {value[:40]!r}", {"param": name}) from None
+        return SearchRequest.parse(query, k, category, date_from, date_to, mode, max_query_chars=MAX_QUERY_CHARS)
+    except InvalidQuery as exc:
+        raise ApiError(400, _invalid_message(exc), {"param": exc.param}) from None
 
 
 def _page_base(settings: Settings, request: Request) -> str:
@@ -408,8 +404,7 @@ def _log_question(query_log: QueryLog | None, out: dict, filters: dict) -> None:
 class ApiState:
     """What the endpoints of one app share (kept in `app.state.api`).
 
-    The lock that serialises Searcher calls lives in `service` (see SharedSearcher.use),
-    next to the Searcher it protects.
+    Searches run concurrently on the one Searcher in `service` (see SharedSearcher).
     """
 
     service: SharedSearcher
@@ -441,14 +436,6 @@ articles_router = APIRouter()
 operations_router = APIRouter()
 
 
-def _check_dates(date_from: str | None, date_to: str | None) -> tuple[dt.date | None, dt.date | None]:
-    start, end = _check_date("date_from", date_from), _check_date("date_to", date_to)
-    if start and end and start > end:
-        raise ApiError(400, f"date_from 不能晚于 date_to / date_from ({start}) is after date_to ({end})",
-                       {"param": "date_from"})
-    return start, end
-
-
 @search_router.get("/search", response_model=SearchOut, tags=["search"], responses=_SEARCH_ERRORS,
                    summary="Passages that answer a question")
 def search(
@@ -468,14 +455,10 @@ def search(
 ) -> dict:
     """Best passages first, at most two per article, with highlights, cited statutes and
     absolute links. `weak` says when nothing answers well (show `message` then)."""
-    query = _check_query(q)
-    start, end = _check_dates(date_from, date_to)
-    categories = [c.strip() for c in category or [] if c.strip()] or None
-    filters = {"k": k, "category": categories, "date_from": start and start.isoformat(),
-               "date_to": end and end.isoformat(), "mode": mode}
+    request = _search_request(_check_query(q), k, category, date_from, date_to, mode)
+    filters = {name: value for name, value in request.as_kwargs().items() if name != "query"}
     with state.service.use() as searcher:
-        hits = searcher.search(query, k=k, category=categories, date_from=filters["date_from"],
-                               date_to=filters["date_to"], mode=mode)
+        hits = searcher.search(**request.as_kwargs())
     out = hits.to_dict()
     _finish_hits(out["hits"], request, state.settings)
     _log_question(state.query_log, out, filters)
@@ -546,12 +529,14 @@ def _searcher_factory(source: Callable[[], Searcher] | str | Path) -> Callable[[
     return factory
 
 
-def _lifespan(service: SharedSearcher, warm_up: bool):
-    """Startup: warm the searcher up in the background (the port opens now, /healthz answers
-    while the model loads)."""
+def _lifespan(service: SharedSearcher, warm_up: bool, torch_threads: int | None):
+    """Startup: set this server process's torch threads (LAWFAQ_TORCH_THREADS) once, then warm the
+    searcher up in the background (the port opens now, /healthz answers while the model loads)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if torch_threads is not None:
+            configure_threads(torch_threads)
         if warm_up:
             threading.Thread(target=service.warm_up, name="lawfaq-warm-up", daemon=True).start()
         yield
@@ -579,21 +564,25 @@ def create_app(
     query_log: QueryLog | None = None,
     *,
     warm_up: bool = True,
+    set_threads: bool = True,
 ) -> FastAPI:
     """The API over one Searcher: `source` is a zero-argument factory or an index path
     (default: LAWFAQ_INDEX). Nothing is opened here, so the app starts without an index.
-    Questions go to `query_log`, by default the log the settings name (LAWFAQ_QUERY_LOG)."""
+    Questions go to `query_log`, by default the log the settings name (LAWFAQ_QUERY_LOG).
+
+    The app owns its process: at startup it gives torch `settings.torch_threads` threads
+    (`index.model.configure_threads`). Pass `set_threads=False` to mount it in a process
+    that chooses its own threads."""
     cfg = settings or read_settings()
     if query_log is None:
         query_log = QueryLog.open(cfg.query_log_path, cfg.log_retention_days)
-    service = SharedSearcher(_searcher_factory(cfg.index if source is None else source),
-                              torch_threads=cfg.torch_threads)
+    service = SharedSearcher(_searcher_factory(cfg.index if source is None else source))
     app = FastAPI(
         title="法律问答检索 API · Law FAQ Search API",
         version=__version__,
         description="Hybrid (BM25 + embedding) search over the firm's published FAQ articles. "
                     "Errors are `{\"error\": ..., \"detail\": ...}` with a bilingual message.",
-        lifespan=_lifespan(service, warm_up),
+        lifespan=_lifespan(service, warm_up, cfg.torch_threads if set_threads else None),
     )
     app.state.service = service
     app.state.api = ApiState(service, cfg, query_log)

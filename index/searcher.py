@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 import threading
 import time
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,14 +25,23 @@ from index.fusion import order, rrf, shape
 from index.hits import Hit, HitList, article_link, best_sentence, link_for
 from index.layout import IndexDir, IndexNotFound, read_manifest
 from index.lexical import LexicalIndex
+from index.query import (
+    MAX_QUERY_CHARS,
+    MODES,
+    InvalidQuery,
+    SearchRequest,
+    normalize_category,
+    parse_mode,
+    parse_text,
+)
 from index.repeal import related_keys
 from index.store import MetaStore, PassageRow
 from ingest.citations import parse_citations
 
 log = logging.getLogger(__name__)
 
-MODES = ("hybrid", "bm25", "dense")
-__all__ = ["Hit", "HitList", "IndexNotFound", "ModelMismatch", "SearchConfig", "Searcher"]
+__all__ = ["MODES", "Hit", "HitList", "IndexNotFound", "InvalidQuery", "ModelMismatch", "SearchConfig",
+           "SearchRequest", "Searcher"]
 
 
 class ModelMismatch(RuntimeError):
@@ -57,7 +64,7 @@ class SearchConfig:
     weak_floor: float = 0.85  # below: weak, whatever BM25 says
     sure_floor: float = 0.875  # between the floors: weak unless BM25 agrees
     bm25_support: float = 6.0
-    max_query_chars: int = 200
+    max_query_chars: int = MAX_QUERY_CHARS
 
 
 @dataclass
@@ -84,7 +91,9 @@ class _Version:
     category_of: np.ndarray  # pos -> category code
     categories: list[str]
     date_of: np.ndarray  # pos -> ordinal date (0 = unknown)
-    text_cache: dict = field(default_factory=dict)
+    # normalised name -> category codes: a filter "劳动纠纷 " or one in full-width
+    # characters finds the stored category, however the source spelled it
+    category_codes: dict[str, list[int]] = field(default_factory=dict)
 
     def close(self) -> None:
         self.store.close()
@@ -103,11 +112,14 @@ def _load_version(path: Path) -> _Version:
         article_idx[pos] = art_index.setdefault(aid, len(art_index))
         category_of[pos] = cat_index.setdefault(cat or "未分类", len(cat_index))
         date_of[pos] = _ordinal(pub)
+    codes: dict[str, list[int]] = {}
+    for name, code in cat_index.items():
+        codes.setdefault(normalize_category(name), []).append(code)
     return _Version(
         name=path.name, path=path, manifest=manifest, store=store,
         dense=load_dense(path / "dense.faiss"), lexical=LexicalIndex.load(path / "bm25"),
         article_idx=article_idx, article_ids=list(art_index), category_of=category_of,
-        categories=list(cat_index), date_of=date_of,
+        categories=list(cat_index), date_of=date_of, category_codes=codes,
     )
 
 
@@ -221,22 +233,22 @@ class Searcher:
 
     # ---- search -------------------------------------------------------------
     def clean_query(self, query: str) -> str:
-        query = unicodedata.normalize("NFKC", query or "")
-        query = "".join(ch for ch in query if ch.isprintable() or ch == " ")
-        return re.sub(r"\s+", " ", query).strip()[: self.config.max_query_chars]
+        """The query as searched (see `index.query.clean_query`); InvalidQuery for a non-string."""
+        return parse_text(query, self.config.max_query_chars)
 
-    def _mask(self, v: _Version, category: str | list[str] | None, date_from, date_to) -> np.ndarray | None:
-        if not category and not date_from and not date_to:
+    @staticmethod
+    def _mask(v: _Version, request: SearchRequest) -> np.ndarray | None:
+        """Passages the filters let through, or None for no filter (validated in `SearchRequest`)."""
+        if not request.has_filter:
             return None
         mask = np.ones(len(v.article_idx), bool)
-        if category:
-            cats = [category] if isinstance(category, str) else list(category)
-            codes = [v.categories.index(c) for c in cats if c in v.categories]
+        if request.categories:
+            codes = [c for name in request.categories for c in v.category_codes.get(name, ())]
             mask &= np.isin(v.category_of, codes)
-        if date_from:
-            mask &= v.date_of >= _ordinal(str(date_from))
-        if date_to:
-            mask &= (v.date_of > 0) & (v.date_of <= _ordinal(str(date_to)))
+        if request.date_from:
+            mask &= v.date_of >= request.date_from.toordinal()
+        if request.date_to:
+            mask &= (v.date_of > 0) & (v.date_of <= request.date_to.toordinal())
         return mask
 
     def _candidates(self, v: _Version, query: str, mode: str, mask, timings: dict):
@@ -295,22 +307,35 @@ class Searcher:
         return chosen, texts
 
     def search(self, query: str, k: int = 5, category: str | list[str] | None = None,
-               date_from: str | None = None, date_to: str | None = None, mode: str = "hybrid") -> HitList:
-        """The few passages that answer `query`, best first (at most `k`)."""
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+               date_from: str | dt.date | None = None, date_to: str | dt.date | None = None,
+               mode: str = "hybrid") -> HitList:
+        """The few passages that answer `query`, best first (at most `k`).
+
+        Every argument is checked by `SearchRequest.parse` first: a bad `k`,
+        category, date or mode raises `InvalidQuery` (a ValueError) naming it,
+        instead of a TypeError from inside the ranking or a silently dropped
+        filter. A blank query is not an error: no hits, message "请输入问题".
+        """
+        request = SearchRequest.parse(query, k, category, date_from, date_to, mode,
+                                      max_query_chars=self.config.max_query_chars)
+        return self.search_request(request)
+
+    def search_request(self, request: SearchRequest) -> HitList:
+        """`search` for an already validated request (the API builds one to answer 400s itself).
+
+        Safe to call from many threads at once: it reads the version current
+        when it starts, and `refresh` never closes a version a search may hold.
+        """
         started = time.perf_counter()
         self.refresh()
         v = self._version
-        query = self.clean_query(query)
+        query, mode = request.query, request.mode
         timings: dict[str, float] = {}
         if not query:
             return HitList(query=query, message="请输入问题", timings=timings, version=v.name)
-        k = max(1, min(int(k), 50))
-        mask = self._mask(v, category, date_from, date_to)
-        ranking = self._rank(v, query, mode, mask, timings)
+        ranking = self._rank(v, query, mode, self._mask(v, request), timings)
         t = time.perf_counter()
-        chosen, texts = self._shape(v, ranking.ranked, k)
+        chosen, texts = self._shape(v, ranking.ranked, request.k)
         hits = self._make_hits(v, query, chosen, texts, ranking)
         timings["shaping_ms"] = (time.perf_counter() - t) * 1000
         timings["total_ms"] = (time.perf_counter() - started) * 1000
@@ -323,6 +348,7 @@ class Searcher:
         Same ranking and shaping as `search` (per-article cap, near-duplicate
         collapse), so the first article of `search(q)` is the first one here.
         """
+        mode = parse_mode(mode)
         v = self._version
         query = self.clean_query(query)
         if not query:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -30,17 +29,20 @@ class SharedSearcher:
 
     Opening is lazy and retried (at most every RETRY_OPEN_SECONDS) so the API
     starts, and answers 503 with a hint, before any index has been built, and
-    starts serving once one is published. Every Searcher call holds one lock:
-    a search takes ~25 ms, and the lock keeps `refresh()` from switching
-    versions under a search in another thread (to be made lock-free later).
+    starts serving once one is published.
+
+    Searches run concurrently: nothing here serialises them. A Searcher call is
+    safe from many threads because `Searcher.refresh` swaps versions under its
+    own lock and never closes a version a search may still hold, and the shared
+    read-only SQLite connection serialises its own calls. The only lock left is
+    around the first open, so that two requests do not load the index twice.
+    Torch's thread count is not touched here (see `index.model.configure_threads`).
     """
 
-    def __init__(self, factory: Callable[[], Searcher], torch_threads: int = 1,
-                 retry_seconds: float = RETRY_OPEN_SECONDS):
+    def __init__(self, factory: Callable[[], Searcher], retry_seconds: float = RETRY_OPEN_SECONDS):
         self._factory = factory
-        self._threads = max(1, torch_threads)
         self._retry = retry_seconds
-        self._lock = threading.Lock()
+        self._open_lock = threading.Lock()
         self._searcher: Searcher | None = None
         self._error: str | None = None
         self._next_try = 0.0
@@ -49,38 +51,43 @@ class SharedSearcher:
     def searcher(self) -> Searcher | None:
         return self._searcher
 
-    def _ensure(self) -> Searcher:
+    def _ensure(self, timeout: float) -> Searcher:
+        searcher = self._searcher
+        if searcher is not None:
+            return searcher
+        if not self._open_lock.acquire(timeout=timeout):
+            raise TimeoutError("the index is being opened")
+        try:
+            return self._open_locked()
+        finally:
+            self._open_lock.release()
+
+    def _open_locked(self) -> Searcher:
         if self._searcher is not None:
             return self._searcher
         now = time.monotonic()
         if self._error is not None and now < self._next_try:
             raise IndexUnavailable(self._error)
         try:
-            self._searcher = self._factory()
+            searcher = self._factory()
         except (IndexNotFound, ModelMismatch, OSError) as exc:
             if str(exc) != self._error:
                 log.warning("cannot open the index (will retry): %s", exc)
             self._error, self._next_try = str(exc), now + self._retry
             raise IndexUnavailable(self._error) from exc
         self._error = None
-        log.info("serving index version %s", self._searcher.version)
-        return self._searcher
+        self._searcher = searcher  # publish last: other threads read it without the lock
+        log.info("serving index version %s", searcher.version)
+        return searcher
 
     @contextlib.contextmanager
     def use(self, timeout: float = -1) -> Iterator[Searcher]:
-        """The shared Searcher, exclusively; TimeoutError when busy for longer than `timeout` s."""
-        if not self._lock.acquire(timeout=timeout):
-            raise TimeoutError("the searcher is busy")
-        try:
-            searcher = self._ensure()
-            torch = sys.modules.get("torch")  # loaded by the embedder on the first dense query
-            if torch is not None and torch.get_num_threads() != self._threads:
-                # one short query gains nothing from more threads, and on a busy machine
-                # several intra-op threads make a 30 ms encode take up to a second
-                torch.set_num_threads(self._threads)
-            yield searcher
-        finally:
-            self._lock.release()
+        """The shared Searcher (not exclusively: other threads search at the same time).
+
+        `timeout` bounds only the wait for another thread that is opening the
+        index right now (TimeoutError after `timeout` s; -1 waits).
+        """
+        yield self._ensure(timeout)
 
     def warm_up(self) -> None:
         """Open the index and load the model now, so the first real question is not the slow one."""
@@ -93,8 +100,8 @@ class SharedSearcher:
             log.exception("warm-up search failed")
 
     @classmethod
-    def of(cls, searcher: Searcher, torch_threads: int = 1) -> SharedSearcher:
+    def of(cls, searcher: Searcher) -> SharedSearcher:
         """Share an already open Searcher (the page opens it eagerly to report errors itself)."""
-        shared = cls(lambda: searcher, torch_threads)
+        shared = cls(lambda: searcher)
         shared._searcher = searcher
         return shared

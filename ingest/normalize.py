@@ -5,6 +5,7 @@ Kong and Taiwan clients), so bytes are decoded by detection, not by trust.
 """
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 
@@ -26,24 +27,81 @@ def _looks_binary(data: bytes) -> bool:
     return control > max(8, len(head) // 50)
 
 
-def _cjk_share(text: str) -> float:
-    if not text:
-        return 0.0
-    cjk = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff")
-    return cjk / len(text)
+def _control_heavy(text: str) -> bool:
+    """Decoded text that is mostly not text: NULs, control characters or replacement marks."""
+    head = text[:4096]
+    bad = sum(1 for ch in head if (ch < " " and ch not in "\t\n\r\x0c\x1b") or ch == "\ufffd")
+    return bad > max(8, len(head) // 50)
+
+
+# Longest first: the UTF-32-LE mark starts with the UTF-16-LE one.
+_BOMS = (
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xfe\xff", "utf-16-be"),
+    (b"\xff\xfe", "utf-16-le"),
+)
+
+
+def bom_encoding(data: bytes) -> tuple[str, int] | None:
+    """(codec, BOM length) when `data` starts with a byte-order mark."""
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            return codec, len(bom)
+    return None
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """UTF-16 saved without a BOM (Windows tools do this): zero bytes on one side only.
+
+    ASCII characters and line breaks have a zero high byte, so in UTF-16-LE the
+    odd bytes hold the zeros and the even ones almost none; binary data has its
+    zeros on both sides.
+    """
+    if len(data) < 4 or len(data) % 2:
+        return None
+    even, odd = data[0::2].count(0), data[1::2].count(0)
+    need = max(2, len(data) // 400)
+    if odd >= need and even * 10 <= odd:
+        codec = "utf-16-le"
+    elif even >= need and odd * 10 <= even:
+        codec = "utf-16-be"
+    else:
+        return None
+    try:
+        text = data.decode(codec)
+    except UnicodeDecodeError:
+        return None
+    return None if _control_heavy(text) else text
 
 
 def decode_bytes(data: bytes, declared: str | None = None) -> str:
     """Decode bytes of unknown encoding; raise DecodeError for binary data.
 
-    Order: a BOM, then the declared charset, then strict UTF-8, then GB18030
-    vs BIG5 chosen by which yields more common CJK text (a GBK file decodes
-    "successfully" as BIG5 into nonsense, so strictness alone cannot decide).
+    Order: a BOM (UTF-8, UTF-16, UTF-32), then the declared charset, then
+    strict UTF-8, then UTF-16 without a BOM, then the best of GB18030, BIG5
+    and UTF-8 with its invalid bytes replaced, chosen by which yields more
+    common Chinese characters (a GBK file decodes "successfully" as BIG5 into
+    nonsense, and a UTF-8 file with one broken byte decodes as GB18030
+    mojibake, so strictness alone cannot decide).
     """
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="replace")
+    bom = bom_encoding(data)
+    if bom is not None:
+        text = data[bom[1]:].decode(bom[0], errors="replace")
+        if bom[0] != "utf-8" and _control_heavy(text):
+            raise DecodeError("binary file (not text)")
+        return text
+    if declared and _alias(declared).startswith(("utf-16", "utf-32")):
+        try:
+            return data.decode(_alias(declared))
+        except (LookupError, UnicodeDecodeError):
+            pass
     if _looks_binary(data):
-        raise DecodeError("binary file (not text)")
+        text = _utf16_without_bom(data)
+        if text is None:
+            raise DecodeError("binary file (not text)")
+        return text
     if declared:
         try:
             return data.decode(_alias(declared))
@@ -53,16 +111,28 @@ def decode_bytes(data: bytes, declared: str | None = None) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    return _decode_legacy_or_broken(data)
+
+
+def _decode_legacy_or_broken(data: bytes) -> str:
+    """Bytes that are not valid UTF-8: GB18030, BIG5, or UTF-8 with a few bad bytes."""
     decoded: dict[str, str] = {}
     for enc in ("gb18030", "big5"):
         try:
             decoded[enc] = data.decode(enc)
         except UnicodeDecodeError:
             continue
-    if len(decoded) == 2:
-        return max(decoded.values(), key=_common_cjk_score)
+    utf8 = data.decode("utf-8", errors="replace")
+    broken = utf8.count("\ufffd")
     if decoded:
-        return next(iter(decoded.values()))
+        legacy = max(decoded.values(), key=_common_cjk_score)
+        # a replacement mark costs as much as a common character gains: UTF-8 Chinese with one bad
+        # byte keeps its hundreds of common characters, a GBK page read as UTF-8 keeps none
+        if _common_cjk_count(utf8) - broken > _common_cjk_count(legacy):
+            return utf8
+        return legacy
+    if broken <= max(1, len(utf8) // 50):
+        return utf8
     best = from_bytes(data).best()
     if best is None:
         raise DecodeError("cannot decode as UTF-8, GB18030 or BIG5")
@@ -74,6 +144,10 @@ def decode_bytes(data: bytes, declared: str | None = None) -> str:
 _COMMON = set(
     "的一是不了人我在有他这中大来上国个到说们为子和你地出道也时年得就那要下以生会自着去之过家学对可她里后小么心多天而能好都然没日于起还发成事只作当想看文无开手十用主行方又如前所本见经头面公同三已老从动两长知民样现分将外但身些与高意进把法此实回二理美点月明其种声全工己话儿者向情部正名定女问力机给等几很业最间新什打便位因重被走电四第门相次东政海口使教西再平真听世气信北少关并内加化由却代军产入先山五太水万市眼体别处总才场师书比住员九笑性通目华报立马命张活难神数件安表原车白应路期叫死常提感金何更反合放做系计或司利受光王果亲界及今京务制解各任至清物台象记边共风战干接它许八特觉望直服毛林题建南度统色字请交爱让认算论百吃义科怎元社术结六功指思非流每青管夫连远资队跟带花快条院变联言权往展该领传近留红治决周保达办运武半候七必城父强步完革深区即求品士转量空甚众技轻程告江语英基派满式李息写呢识极令黄德收脸钱党倒未持取设始版双历越史商千片容研像找友孩站广王律师债务借款逾期催收违法犯罪合同劳动离婚赔偿"
 )
+
+
+def _common_cjk_count(text: str) -> int:
+    return sum(1 for ch in text if ch in _COMMON)
 
 
 def _common_cjk_score(text: str) -> float:
@@ -109,6 +183,25 @@ def _widen(match: re.Match[str]) -> str:
     return _TO_FULL[match.group(1) or match.group(2)]
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# Characters str.splitlines() treats as line breaks: made plain newlines, so the chunker and
+# everything after it see the same lines. Other control characters are dropped.
+_LINE_BREAKS = re.compile("[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+_CONTROLS = re.compile("[\x00-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f]")
+
+
+def scrub_surrogates(text: str) -> str:
+    """Join surrogate pairs and replace lone surrogates with U+FFFD.
+
+    JSON may escape half of an emoji ("\\ud83d") and YAML decodes "\\ud83d\\ude00"
+    as two code points; either kind of string cannot be encoded as UTF-8, so
+    hashing or storing it would fail the whole run.
+    """
+    if not _SURROGATE.search(text):
+        return text
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 def normalize_text(text: str) -> str:
     """NFKC (full-width letters/digits -> ASCII), Chinese punctuation, spaces.
 
@@ -116,7 +209,10 @@ def normalize_text(text: str) -> str:
     punctuation, and half-width marks next to Chinese characters (a common
     artefact of text extraction) are widened, so titles read as written.
     Line structure (headings, list items) is kept: the chunker needs it.
+    Lone surrogates become U+FFFD and control characters are dropped.
     """
+    text = scrub_surrogates(text)
+    text = _CONTROLS.sub("", _LINE_BREAKS.sub("\n", text))
     text = _nfkc_keep_cjk_punct(text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     lines = []
@@ -133,22 +229,69 @@ _TAG_SEPARATORS = re.compile(r"[,，、;；]")
 def parse_tags(value: object) -> list[str]:
     """Tags from a front-matter or CMS field: a list of texts, or one text separated by , ， 、 ;.
 
-    Numbers are taken as text; anything else (an object, a nested list) is a
-    ValueError with a reason, so the record is skipped and reported, never
-    stored as a Python repr.
+    Whole numbers in a list are taken as text (YAML reads `[劳动, 2024]` as a
+    text and a number). Anything else (a lone number, true/false, an object,
+    a nested list) is a ValueError naming what was found, so the caller reports
+    it; nothing is ever stored as a Python repr.
     """
     if value is None or value == "":
         return []
-    items = _TAG_SEPARATORS.split(value) if isinstance(value, str) else value
-    if isinstance(items, (int, float)) and not isinstance(items, bool):
-        items = [items]
-    if not isinstance(items, (list, tuple)):
-        raise ValueError(f"tags must be text or a list of texts, not {type(value).__name__}")
+    if isinstance(value, str):
+        items: list[object] = list(_TAG_SEPARATORS.split(value))
+    elif isinstance(value, (list, tuple)):
+        items = list(value)
+    else:
+        raise ValueError(f"tags must be a list of texts or one comma-separated text, found {describe(value)}")
     tags: list[str] = []
     for item in items:
-        if isinstance(item, bool) or not isinstance(item, (str, int, float)):
-            raise ValueError(f"tags must be texts, found {type(item).__name__}")
-        tag = normalize_text(str(item)).strip()
+        if isinstance(item, bool) or not isinstance(item, (str, int)):
+            raise ValueError(f"tags must be texts, found {describe(item)} in the list")
+        tag = normalize_text(str(item)).replace("\n", " ").strip()
         if tag and tag not in tags:
             tags.append(tag)
     return tags
+
+
+_KINDS = {bool: "true/false", int: "a number", float: "a number", list: "a list", tuple: "a list", dict: "an object"}
+
+
+def describe(value: object) -> str:
+    """What a field held, for a reason a person can act on: 'a list ["拖欠", "工资"]'.
+
+    Written as JSON (what the CMS export and the YAML author see), shortened,
+    and bounded in depth and length: a record nested 10,000 deep or a YAML
+    alias bomb is described in a few dozen characters without walking it.
+    """
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, str):
+        return f"the text {_preview(value)}"
+    kind = next((name for typ, name in _KINDS.items() if isinstance(value, typ)), type(value).__name__)
+    if isinstance(value, bool):
+        return f"{kind} ({_preview(value)})"
+    return f"{kind} {_preview(value)}"
+
+
+def _preview(value: object, depth: int = 0) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value) if len(str(value)) <= 30 else f"{str(value)[:27]}..."
+    if isinstance(value, str):
+        text = scrub_surrogates(value)
+        return json.dumps(text if len(text) <= 40 else text[:40] + "…", ensure_ascii=False)
+    if isinstance(value, (list, tuple)):
+        if depth >= 2:
+            return "[…]"
+        inner = ", ".join(_preview(v, depth + 1) for v in value[:3])
+        return f"[{inner}{', …' if len(value) > 3 else ''}]"
+    if isinstance(value, dict):
+        if depth >= 2:
+            return "{…}"
+        inner = ", ".join(f"{_preview(str(k), depth + 1)}: {_preview(v, depth + 1)}" for k, v in list(value.items())[:3])
+        return f"{{{inner}{', …' if len(value) > 3 else ''}}}"
+    if hasattr(value, "isoformat"):
+        return str(value.isoformat())
+    return type(value).__name__

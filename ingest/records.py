@@ -68,10 +68,45 @@ class Passage:
 
 @dataclass
 class Skipped:
-    """An input that was not ingested, with a reason a person can act on."""
+    """An input that was not ingested, with a reason a person can act on.
+
+    `source` is the file, folder or URL (for a JSONL export "export.jsonl:12", as
+    on the Article, so a log line that prints only the source still names the
+    line); `line` is that line number as a number, for tools reading report.json.
+    `kept` marks a warning rather than a loss: the article was ingested, but a
+    field was unusable and was dropped or guessed (a date that is not a date, a
+    title taken from the body); the reason says which, so the export can be fixed.
+    """
 
     source: str
     reason: str
+    line: int | None = None
+    kept: bool = False
+
+    def __post_init__(self) -> None:
+        # report.json and the terminal are UTF-8: a lone surrogate (from a file name that is not
+        # UTF-8, or a broken JSON escape) must not make writing the report fail.
+        self.source = printable(self.source)
+        self.reason = printable(self.reason)
+
+
+def printable(text: object) -> str:
+    """Text that encodes as UTF-8: undecodable file-name bytes shown as \\xNN, lone surrogates as U+FFFD."""
+    text = text if isinstance(text, str) else str(text)
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    out = []
+    for ch in text:
+        if "\udc80" <= ch <= "\udcff":  # surrogateescape: an undecodable byte of a file name
+            out.append(f"\\x{ord(ch) - 0xDC00:02x}")
+        elif "\ud800" <= ch <= "\udfff":
+            out.append("\ufffd")
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 @dataclass

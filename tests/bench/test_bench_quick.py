@@ -97,3 +97,17 @@ def test_nightly_cost_follows_the_change(quick):
     assert 0 < changed["passages_embedded"] < full["passages_embedded"] / 4
     assert run["no_change_vs_full"] < 0.5  # loose: the full build embeds, the no-change run only hashes
     assert "## 6. The nightly job" in (out / "results.md").read_text(encoding="utf-8")
+
+
+def test_api_and_question_log(quick):
+    out, r = quick
+    runs = {x["clients"]: x for x in r["api"]["runs"]}
+    assert set(runs) == {1, 4, 8}
+    for n, run in runs.items():
+        assert run["errors"] == 0 and run["requests"] == r["api"]["questions"], n
+        assert 0 < run["wall"]["p50"] <= run["wall"]["p95"] < 5000
+    ql = r["query_log"]
+    assert ql["rows_written"] == ql["searches"]
+    assert ql["record_call"]["p50"] < 1.0  # ms: the log never costs a search a millisecond
+    md = (out / "results.md").read_text(encoding="utf-8")
+    assert "## JSON API under concurrent clients" in md and "question log costs" in md
