@@ -4,8 +4,8 @@ API: a real `uvicorn index.api:create_app` process on 127.0.0.1 over the
 shipped index; 1, 4 and 8 client threads each send their share of the same
 questions over keep-alive HTTP connections. Reported per concurrency: wall
 time per request (p50/p95/p99) and throughput, with the one-client figure as
-the baseline. The API serialises Searcher calls (one lock), so throughput is
-bounded by one search at a time; the figure shows what HTTP adds around it.
+the baseline. The API's worker threads search concurrently on one shared
+Searcher (no lock around a search); bench/busy.py measures the same without HTTP.
 
 Question log: the same questions through `Searcher.search` with and without
 a `QueryLog.record` after each one, interleaved, and the record() call alone.

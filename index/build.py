@@ -62,6 +62,8 @@ class BuildOptions:
     allow_shrink: bool = False
     approx_threshold: int = DEFAULT_APPROX_THRESHOLD
     max_bytes: int = DEFAULT_MAX_BYTES
+    follow_symlinks: bool = False  # links inside a source folder (never leaving it)
+    allow_private: bool = False  # fetch from loopback/private addresses (an intranet CMS)
     progress: bool | None = None  # None: a bar when stderr is a terminal
 
 
@@ -265,7 +267,9 @@ def _build_locked(run: _Run) -> None:
 
 def _load(run: _Run) -> None:
     """Read every source; bad inputs become `skipped` entries, never a failed run."""
-    loaded = load_many(run.sources, LoadConfig(max_bytes=run.options.max_bytes, state_dir=run.layout.root / "http"))
+    config = LoadConfig(max_bytes=run.options.max_bytes, state_dir=run.layout.root / "http",
+                        follow_symlinks=run.options.follow_symlinks, allow_private=run.options.allow_private)
+    loaded = load_many(run.sources, config)
     run.report.skipped = [asdict(s) for s in loaded.skipped]
     for s in loaded.skipped:
         log.warning("skipped %s: %s", s.source, s.reason)

@@ -65,7 +65,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     options = BuildOptions(
         full=args.full, keep=args.keep, max_shrink=args.max_shrink, allow_shrink=args.allow_shrink,
-        max_bytes=args.max_bytes, progress=False if args.no_progress else None,
+        max_bytes=args.max_bytes, follow_symlinks=args.follow_symlinks, allow_private=args.allow_private,
+        progress=False if args.no_progress else None,
     )
     report = build_index(args.source, Path(args.index), options)
     if args.json:
@@ -199,7 +200,8 @@ def cmd_insights(args: argparse.Namespace) -> int:
         return 1
     fmt = args.format or ("md" if str(args.out).endswith(".md") else "html")
     # a batch job (it embeds every question at once): torch keeps its default threads
-    out = write_report(log_path, None, args.out, fmt=fmt, days=args.days, searcher=_open(args.index, serving=False))
+    searcher = _open(args.index, serving=False)
+    out = write_report(log_path, None, args.out, fmt=fmt, days=args.days, searcher=searcher)
     print(f"wrote {out} ({fmt}, last {args.days} days of {log_path})")
     return 0
 
@@ -232,6 +234,10 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-shrink", type=float, default=0.20, help="refuse to lose more than this share of articles")
     p.add_argument("--allow-shrink", action="store_true", help="publish even if many articles disappeared")
     p.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, help="skip files larger than this")
+    p.add_argument("--follow-symlinks", action="store_true",
+                   help="follow symbolic links inside a source folder (never to files outside it)")
+    p.add_argument("--allow-private", action="store_true",
+                   help="allow fetching from loopback and private addresses (an intranet CMS)")
     p.add_argument("--no-progress", action="store_true", help="log lines instead of a progress bar")
     p.add_argument("--json", action="store_true", help="print the JSON report (also written to INDEX/report.json)")
 

@@ -1,8 +1,14 @@
 """FAISS inner-product search over normalised vectors (= cosine similarity).
 
-Exact search (IndexFlatIP) below `approx_threshold` vectors: at 55k x 384 a
-brute-force scan costs a few milliseconds and has perfect recall. Above it,
-HNSW, whose recall against exact search is measured in tests and bench/.
+Three kinds, chosen by corpus size (thresholds from bench/ measurements):
+- exact (IndexFlatIP) below `approx_threshold`: perfect recall, and a scan of
+  a few thousand vectors costs well under a millisecond;
+- HNSW over the full vectors up to `compact_threshold`: measured 36x faster
+  than exact at 57,873 real passage vectors with recall@10 0.991;
+- HNSW over 8-bit scalar-quantised vectors beyond it: ~640 bytes per vector
+  instead of ~1.8 KB, for corpora in the millions.
+Filters restrict the search inside FAISS (an ID selector), never by
+over-fetching and masking afterwards.
 """
 from __future__ import annotations
 
@@ -11,28 +17,40 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-DEFAULT_APPROX_THRESHOLD = 200_000
+DEFAULT_APPROX_THRESHOLD = 20_000
+DEFAULT_COMPACT_THRESHOLD = 500_000
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 128
+SQ_TRAIN_SAMPLE = 100_000
 
 
-def build_dense(vectors: np.ndarray, approx_threshold: int = DEFAULT_APPROX_THRESHOLD) -> faiss.Index:
+def build_dense(vectors: np.ndarray, approx_threshold: int = DEFAULT_APPROX_THRESHOLD,
+                compact_threshold: int = DEFAULT_COMPACT_THRESHOLD) -> faiss.Index:
+    """The index kind that fits `len(vectors)`, filled with them (positions = row numbers)."""
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     dim = vectors.shape[1]
-    if len(vectors) >= approx_threshold:
+    if len(vectors) >= max(approx_threshold, compact_threshold):
+        index = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_8bit, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        sample = vectors[np.random.default_rng(0).choice(len(vectors), min(len(vectors), SQ_TRAIN_SAMPLE),
+                                                         replace=False)]
+        index.train(sample)
+    elif len(vectors) >= approx_threshold:
         index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-        index.hnsw.efSearch = HNSW_EF_SEARCH
     else:
         index = faiss.IndexFlatIP(dim)
+    if isinstance(index, faiss.IndexHNSW):
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        index.hnsw.efSearch = HNSW_EF_SEARCH
     if len(vectors):
         index.add(vectors)
     return index
 
 
 def kind(index: faiss.Index) -> str:
-    return "hnsw" if isinstance(index, faiss.IndexHNSWFlat) else "flat"
+    if isinstance(index, faiss.IndexHNSWSQ):
+        return "hnsw_sq8"
+    return "hnsw" if isinstance(index, faiss.IndexHNSW) else "flat"
 
 
 def save_dense(index: faiss.Index, path: Path) -> None:
@@ -41,7 +59,7 @@ def save_dense(index: faiss.Index, path: Path) -> None:
 
 def load_dense(path: Path) -> faiss.Index:
     index = faiss.read_index(str(path))
-    if isinstance(index, faiss.IndexHNSWFlat):
+    if isinstance(index, faiss.IndexHNSW):
         index.hnsw.efSearch = max(index.hnsw.efSearch, HNSW_EF_SEARCH)
     return index
 
@@ -66,12 +84,12 @@ def search_dense(
     q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
     if allowed is None:
         scores, ids = index.search(q, k)
-    elif isinstance(index, faiss.IndexHNSWFlat) and int(allowed.sum()) <= EXACT_FILTER_MAX:
+    elif isinstance(index, faiss.IndexHNSW) and int(allowed.sum()) <= EXACT_FILTER_MAX:
         return _exact_subset(index, q[0], np.flatnonzero(allowed), k)
     else:
         bits = np.packbits(np.asarray(allowed, bool), bitorder="little")
         selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits))
-        if isinstance(index, faiss.IndexHNSWFlat):
+        if isinstance(index, faiss.IndexHNSW):
             params = faiss.SearchParametersHNSW(sel=selector, efSearch=max(HNSW_EF_SEARCH, 4 * k))
         else:
             params = faiss.SearchParameters(sel=selector)

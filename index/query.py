@@ -82,6 +82,7 @@ def clean_query(text: str, limit: int | None = MAX_QUERY_CHARS) -> str:
     if limit is not None:
         text = text[: max(limit, 1) * RAW_CHARS_PER_KEPT]
     text = unicodedata.normalize("NFKC", text)
+    text = _SPACES.sub(" ", text)  # before dropping control characters: a tab or newline separates words
     text = "".join(ch for ch in text if ch.isprintable() or ch == " ")
     text = _SPACES.sub(" ", text).strip()
     return text if limit is None else text[:limit]
@@ -196,7 +197,8 @@ class SearchRequest:
             mode=parse_mode(mode),
         )
         if request.date_from and request.date_to and request.date_from > request.date_to:
-            raise InvalidQuery("date_from", f"must not be after date_to ({request.date_from} > {request.date_to})",
+            raise InvalidQuery("date_from",
+                               f"must not be after date_to ({request.date_from} > {request.date_to})",
                                "起始日期 date_from 不能晚于截止日期 date_to")
         return request
 

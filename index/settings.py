@@ -31,7 +31,8 @@ class Settings:
     query_prompt: str | None = None  # LAWFAQ_QUERY_PROMPT: the model's query instruction
     passage_prompt: str | None = None  # LAWFAQ_PASSAGE_PROMPT: the model's passage instruction
     cache: str = ""  # LAWFAQ_CACHE: where rebuilt models live (default ~/.cache/lawfaq)
-    torch_threads: int = 1  # LAWFAQ_TORCH_THREADS: encoder threads per query while serving
+    encoder: str = "int8"  # LAWFAQ_ENCODER: int8 (ONNX Runtime, the default) or fp32 (torch)
+    torch_threads: int = 1  # LAWFAQ_TORCH_THREADS: torch threads of a serving process (page, API, CLI search)
     max_bytes: int = DEFAULT_MAX_BYTES  # LAWFAQ_MAX_BYTES: larger files and pages are skipped
     public_url: str = ""  # LAWFAQ_PUBLIC_URL: base of the page, for absolute article links
     query_log: str = ""  # LAWFAQ_QUERY_LOG: SQLite file of the question log ("off" disables it)
@@ -78,6 +79,8 @@ def settings(environ: dict[str, str] | None = None) -> Settings:
             values[f.name] = raw.strip() if f.name not in ("query_prompt", "passage_prompt") else raw
         else:
             values[f.name] = raw
+    if values.get("encoder", "int8") not in ("int8", "fp32"):
+        raise SettingsError(f"LAWFAQ_ENCODER must be int8 or fp32, not {values['encoder']!r}")
     if values.get("torch_threads") == 0:
         values["torch_threads"] = 1
     return Settings(**values)  # type: ignore[arg-type]

@@ -207,14 +207,17 @@ class LegalTokenizer:
         return toks
 
     # ----------------------------------------------------------- highlighting
-    def match_spans(self, query: str, text: str, *, min_len: int = 1) -> list[tuple[int, int]]:
+    def match_spans(self, query: str, text: str, *, min_len: int = 1,
+                    tokens: list[str] | None = None) -> list[tuple[int, int]]:
         """(start, end) spans of ``text`` (original coordinates, end exclusive)
         where a query term -- a query token or a synonym expansion, compared in
         normalised form -- occurs.  Longest terms win; spans are sorted and
-        non-overlapping.  Terms shorter than ``min_len`` characters are ignored."""
+        non-overlapping.  Terms shorter than ``min_len`` characters are ignored.
+        ``tokens``: the query's `query_tokens`, when the caller already has them
+        (a search highlights many passages for one query: tokenize it once)."""
         if not query or not text:
             return []
-        terms = {t for t in self.query_tokens(query) if len(t) >= min_len}
+        terms = {t for t in (self.query_tokens(query) if tokens is None else tokens) if len(t) >= min_len}
         if not terms:
             return []
         norm, origin = self._normalize_mapped(text)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from ingest.records import DEFAULT_MAX_BYTES
+from ingest.records import DEFAULT_MAX_BYTES, Article, Skipped
 
 NOISY_LOGGERS = ("httpx", "httpcore", "sentence_transformers", "transformers", "jieba", "bm25s", "faiss")
 
@@ -53,37 +53,58 @@ def run_cli(main: Callable[[list[str] | None], int], argv: list[str] | None = No
 
 def cmd_inspect(args: argparse.Namespace) -> int:
     """Print what ingest makes of a file, folder, JSONL file or URL: articles, passages, statutes."""
-    from ingest.chunk import chunk_article
     from ingest.load import LoadConfig, is_url, load
 
     if not is_url(args.path) and not Path(args.path).exists():
         print(f"error: no such file or folder: {args.path}", file=sys.stderr)
         return 1
-    result = load(args.path, LoadConfig(max_bytes=args.max_bytes))
+    config = LoadConfig(max_bytes=args.max_bytes, follow_symlinks=args.follow_symlinks,
+                        allow_private=args.allow_private)
+    result = load(args.path, config)
     out = {"articles": [], "skipped": [asdict(s) for s in result.skipped]}
     for a in result.articles:
-        passages = chunk_article(a)
-        out["articles"].append(
-            {
-                "id": a.id, "url": a.url, "title": a.title, "category": a.category, "published": a.published,
-                "tags": a.tags, "source": a.source, "body": a.body,
-                "statutes": list(dict.fromkeys(x for p in passages for x in p.statute_labels)),
-                "passages": [
-                    {"id": p.id, "text": p.text, "start": p.start, "end": p.end, "heading": p.heading,
-                     "statutes": p.statutes, "statute_labels": p.statute_labels}
-                    for p in passages
-                ],
-            }
-        )
+        shown = _inspect_article(a)
+        if isinstance(shown, str):  # chunking failed: one article, never the whole command
+            out["skipped"].append(asdict(Skipped(a.source, shown)))
+        else:
+            out["articles"].append(shown)
     if args.json:
         print(json.dumps(out, ensure_ascii=False, indent=2))
     else:
-        for a in out["articles"]:
-            print(f"{a['id']}  {a['title']}  [{a['category'] or '-'}]  {a['url'] or ''}")
-            print(f"    {len(a['body'])} chars, {len(a['passages'])} passages, statutes: {', '.join(a['statutes'])}")
-        for s in out["skipped"]:
-            print(f"SKIPPED {s['source']}: {s['reason']}")
-    return 1 if not result.articles and result.skipped else 0
+        _print_text(out)
+    # 1 only when nothing at all could be read: a bad record among good ones is a reported skip
+    lost = [s for s in out["skipped"] if not s["kept"]]
+    return 1 if not out["articles"] and lost else 0
+
+
+def _inspect_article(a: Article) -> dict | str:
+    """An article as the index stores it, with its passages; or why it could not be chunked."""
+    from ingest.chunk import chunk_article
+
+    try:
+        passages = chunk_article(a)
+    except Exception as exc:
+        logging.getLogger(__name__).warning("cannot chunk %s", a.source, exc_info=True)
+        return f"cannot cut into passages: {type(exc).__name__}: {exc}"
+    return {
+        "id": a.id, "url": a.url, "title": a.title, "category": a.category, "published": a.published,
+        "tags": a.tags, "source": a.source, "body": a.body,
+        "statutes": list(dict.fromkeys(x for p in passages for x in p.statute_labels)),
+        "passages": [
+            {"id": p.id, "text": p.text, "start": p.start, "end": p.end, "heading": p.heading,
+             "statutes": p.statutes, "statute_labels": p.statute_labels}
+            for p in passages
+        ],
+    }
+
+
+def _print_text(out: dict) -> None:
+    for a in out["articles"]:
+        print(f"{a['id']}  {a['title']}  [{a['category'] or '-'}]  {a['url'] or ''}")
+        statutes = ", ".join(a["statutes"])
+        print(f"    {len(a['body'])} chars, {len(a['passages'])} passages, statutes: {statutes}")
+    for s in out["skipped"]:
+        print(f"{'WARNING' if s['kept'] else 'SKIPPED'} {s['source']}: {s['reason']}")
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -95,6 +116,10 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("path", help="a file, folder, JSONL export, sitemap URL or page URL")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, help="skip files larger than this")
+    p.add_argument("--follow-symlinks", action="store_true",
+                   help="read symbolic links in a folder whose target is inside it (default: skip them)")
+    p.add_argument("--allow-private", action="store_true",
+                   help="let a URL source fetch from loopback, private and link-local addresses")
     p.set_defaults(func=cmd_inspect)
     return parser
 

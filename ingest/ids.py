@@ -7,6 +7,7 @@ parameter or a fragment, is one article, not several.
 from __future__ import annotations
 
 import hashlib
+import re
 from urllib.parse import urlsplit, urlunsplit
 
 from courlan import normalize_url
@@ -32,22 +33,41 @@ def canonical_url(url: object) -> str | None:
     if not isinstance(url, str):
         return None
     url = scrub_surrogates(url).strip()
-    if not url or len(url) > MAX_URL_CHARS or any(ch.isspace() or ord(ch) < 32 for ch in url):
+    if not url or len(url) > MAX_URL_CHARS or _SPACE_OR_CONTROL.search(url):
         return None
+    if _already_canonical(url):
+        return url if url.count("/") > 2 else url + "/"
     try:
         parts = urlsplit(url)
         if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
             return None
         name = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname  # IPv6 keeps its brackets
         host = name + (f":{parts.port}" if parts.port else "")  # drops user:password@
-        base = urlsplit(normalize_url(urlunsplit((parts.scheme, host, parts.path, "", "")), trailing_slash=False))
+        bare = urlunsplit((parts.scheme, host, parts.path, "", ""))
+        base = urlsplit(normalize_url(bare, trailing_slash=False))
     except (ValueError, UnicodeError):  # a bad port, an unclosed IPv6 bracket, an invalid IDN
         return None
     return urlunsplit((base.scheme, base.netloc, base.path or "/", _clean_query(parts.query), ""))
 
 
+_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
+# Lower-case host, no port, no query or fragment, and only path characters courlan leaves as they are.
+_SIMPLE = re.compile(r"https?://[a-z0-9.-]+(/[A-Za-z0-9_.~%!=:,/-]*)?")
+
+
+def _already_canonical(url: str) -> bool:
+    """True for the common URL that normalisation would not change (a regex instead of a parse)."""
+    m = _SIMPLE.fullmatch(url)
+    if m is None:
+        return False
+    path = m.group(1) or ""
+    return "//" not in path and "/." not in path and not (path.endswith("/") and len(path) > 1)
+
+
 # Parameters that say where a visitor came from, never which page it is.
-_TRACKERS = {"gclid", "fbclid", "msclkid", "yclid", "dclid", "mc_cid", "mc_eid", "spm", "_hsenc", "_hsmi", "igshid"}
+_TRACKERS = {
+    "gclid", "fbclid", "msclkid", "yclid", "dclid", "mc_cid", "mc_eid", "spm", "_hsenc", "_hsmi", "igshid",
+}
 
 
 def _clean_query(query: str) -> str:

