@@ -133,10 +133,12 @@ def measure(searcher, questions: list[str], warmup: list[str], log, *, rounds: i
     def search(q: str):
         return searcher.search(q, k=5, mode="hybrid")
 
+    embedder = getattr(searcher, "embedder", None)
+
     def use_threads(n: int) -> None:
         configure_threads(n)  # torch (fp32 encoder)
-        if hasattr(searcher.embedder, "set_query_threads"):  # the int8 encoder's own session
-            searcher.embedder.set_query_threads(n)
+        if hasattr(embedder, "set_query_threads"):  # the int8 encoder's own session
+            embedder.set_query_threads(n)
 
     previous = configure_threads(TORCH_THREADS[0])
     out: dict = {"questions": len(questions), "busy_questions": busy_questions, "k": 5, "mode": "hybrid",
@@ -163,7 +165,7 @@ def measure(searcher, questions: list[str], warmup: list[str], log, *, rounds: i
                                     "load": {"busy_machine": meter.result, "callers": meter2.result}})
     finally:
         use_threads(previous)
-    out["encoder"] = searcher.embedder.name
+    out["encoder"] = getattr(embedder, "name", None)
     return out
 
 

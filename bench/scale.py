@@ -91,8 +91,9 @@ def compare(x: np.ndarray, queries: np.ndarray, label: str, log=print) -> list[d
             "rss_delta_bytes": rss_delta, "latency": summary(times),
             "recall_at_10": _recall(found, truth), "queries": len(queries),
         }
-        if kind(index) == "hnsw":
+        if kind(index).startswith("hnsw"):
             row.update(M=HNSW_M, ef_construction=HNSW_EF_CONSTRUCTION, ef_search=int(index.hnsw.efSearch))
+            row["index"] = name = "HNSW over 8-bit codes" if kind(index) == "hnsw_sq8" else "HNSW"
         log(f"  {label} n={n:,} {name}: build {build_s:.1f}s, {serialized / 2**20:.0f} MiB, "
             f"p50 {row['latency']['p50']:.2f} ms, recall@10 {row['recall_at_10']:.3f}")
         rows.append(row)

@@ -15,11 +15,17 @@ import sys
 from pathlib import Path
 
 from index.settings import SettingsError, settings
-from ingest.cli import setup_logging, verbose_parent
-from ingest.records import DEFAULT_MAX_BYTES
+from ingest.cli import setup_logging, source_options, verbose_parent
 
 EPILOG = "exit codes (build): 0 published or nothing to do, 1 failed (nothing changed), 2 refused by a guard, 3 locked"
 MODES = ("hybrid", "bm25", "dense")  # = index.query.MODES, kept here so `--help` imports nothing heavy
+
+
+def _default_max_bytes() -> int:
+    try:
+        return settings().max_bytes  # LAWFAQ_MAX_BYTES
+    except SettingsError:
+        return settings({}).max_bytes
 
 
 def _default_index() -> str:
@@ -220,12 +226,13 @@ def make_parser() -> argparse.ArgumentParser:
                                      epilog=EPILOG, parents=[parent])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def command(name: str, func, **kwargs) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=func.__doc__, description=func.__doc__, parents=[parent], **kwargs)
+    def command(name: str, func, *extra: argparse.ArgumentParser, **kwargs) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=func.__doc__, description=func.__doc__, parents=[parent, *extra], **kwargs)
         p.set_defaults(func=func)
         return p
 
-    p = command("build", cmd_build, epilog=EPILOG)
+    p = command("build", cmd_build, source_options(), epilog=EPILOG)
+    p.set_defaults(max_bytes=_default_max_bytes())
     p.add_argument("--source", action="append", required=True,
                    help="folder, file, JSONL export, sitemap URL or URL list (repeatable)")
     _add_index(p, required=True)
@@ -233,11 +240,6 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep", type=int, default=3, help="versions to keep (default 3)")
     p.add_argument("--max-shrink", type=float, default=0.20, help="refuse to lose more than this share of articles")
     p.add_argument("--allow-shrink", action="store_true", help="publish even if many articles disappeared")
-    p.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, help="skip files larger than this")
-    p.add_argument("--follow-symlinks", action="store_true",
-                   help="follow symbolic links inside a source folder (never to files outside it)")
-    p.add_argument("--allow-private", action="store_true",
-                   help="allow fetching from loopback and private addresses (an intranet CMS)")
     p.add_argument("--no-progress", action="store_true", help="log lines instead of a progress bar")
     p.add_argument("--json", action="store_true", help="print the JSON report (also written to INDEX/report.json)")
 

@@ -22,6 +22,8 @@ DEFAULT_COMPACT_THRESHOLD = 500_000
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 128
+# 8-bit codes blur near-ties: the compact graph searches wider for the same recall
+HNSW_SQ_EF_SEARCH = 256
 SQ_TRAIN_SAMPLE = 100_000
 
 
@@ -41,10 +43,14 @@ def build_dense(vectors: np.ndarray, approx_threshold: int = DEFAULT_APPROX_THRE
         index = faiss.IndexFlatIP(dim)
     if isinstance(index, faiss.IndexHNSW):
         index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-        index.hnsw.efSearch = HNSW_EF_SEARCH
+        index.hnsw.efSearch = _ef_search(index)
     if len(vectors):
         index.add(vectors)
     return index
+
+
+def _ef_search(index: faiss.Index) -> int:
+    return HNSW_SQ_EF_SEARCH if isinstance(index, faiss.IndexHNSWSQ) else HNSW_EF_SEARCH
 
 
 def kind(index: faiss.Index) -> str:
@@ -60,7 +66,7 @@ def save_dense(index: faiss.Index, path: Path) -> None:
 def load_dense(path: Path) -> faiss.Index:
     index = faiss.read_index(str(path))
     if isinstance(index, faiss.IndexHNSW):
-        index.hnsw.efSearch = max(index.hnsw.efSearch, HNSW_EF_SEARCH)
+        index.hnsw.efSearch = max(index.hnsw.efSearch, _ef_search(index))
     return index
 
 
@@ -90,7 +96,7 @@ def search_dense(
         bits = np.packbits(np.asarray(allowed, bool), bitorder="little")
         selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits))
         if isinstance(index, faiss.IndexHNSW):
-            params = faiss.SearchParametersHNSW(sel=selector, efSearch=max(HNSW_EF_SEARCH, 4 * k))
+            params = faiss.SearchParametersHNSW(sel=selector, efSearch=max(_ef_search(index), 4 * k))
         else:
             params = faiss.SearchParameters(sel=selector)
         scores, ids = index.search(q, k, params=params)

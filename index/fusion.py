@@ -45,11 +45,14 @@ def shape(
     k: int,
     per_article: int = 2,
     dup_threshold: float = 0.7,
+    max_articles: int | None = None,
 ) -> list[int]:
     """Take passages in order, at most `per_article` per article, skipping near-duplicates.
 
     The firm's site has templated near-copies of one article; a passage that
-    shares most of its 3-grams with one already shown adds nothing.
+    shares most of its 3-grams with one already shown adds nothing. Stops after
+    `k` passages, or once `max_articles` distinct articles are in (evaluation
+    needs the first 100 articles, not every candidate shaped).
     """
     taken: list[int] = []
     per: dict = {}
@@ -64,6 +67,6 @@ def shape(
         taken.append(pos)
         per[art] = per.get(art, 0) + 1
         seen.append(sh)
-        if len(taken) >= k:
+        if len(taken) >= k or (max_articles is not None and len(per) >= max_articles):
             break
     return taken

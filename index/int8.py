@@ -81,11 +81,11 @@ def _wrapper(model_dir: Path):
 
 def export_int8(model_dir: Path, out_dir: Path) -> Path:
     """Export `model_dir` to `out_dir/model_int8.onnx` (+ its tokenizer), atomically and once."""
+    if (out_dir / "model_int8.onnx").exists():
+        return out_dir  # the common case: no torch import, a serving process never loads it
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    if (out_dir / "model_int8.onnx").exists():
-        return out_dir
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     lock_path = out_dir.parent / f".{out_dir.name}.lock"
     with open(lock_path, "w") as lock:

@@ -308,11 +308,12 @@ class Searcher:
                 fused[p] = 0.0
         return _Ranking(ranked, fused, dense_score, bm25_score, cited, tokens)
 
-    def _shape(self, v: _Version, ranked: list[int], k: int) -> tuple[list[int], dict[int, PassageRow]]:
+    def _shape(self, v: _Version, ranked: list[int], k: int,
+               max_articles: int | None = None) -> tuple[list[int], dict[int, PassageRow]]:
         """At most `per_article` passages per article, near-duplicates collapsed, `k` at most."""
         texts = v.store.passages(ranked[: max(60, k * 12)])
         chosen = shape([p for p in ranked if p in texts], v.article_idx, lambda p: texts[p].text, k,
-                       self.config.per_article, self.config.dup_threshold)
+                       self.config.per_article, self.config.dup_threshold, max_articles)
         return chosen, texts
 
     def search(self, query: str, k: int = 5, category: str | list[str] | None = None,
@@ -363,7 +364,7 @@ class Searcher:
         if not query:
             return []
         ranking = self._rank(v, query, mode, None, {})
-        chosen, _ = self._shape(v, ranking.ranked, len(ranking.ranked))
+        chosen, _ = self._shape(v, ranking.ranked, len(ranking.ranked), max_articles=k)
         out = list(dict.fromkeys(v.article_ids[int(v.article_idx[p])] for p in chosen))
         return out[:k]
 

@@ -39,6 +39,17 @@ def verbose_parent() -> argparse.ArgumentParser:
     return parent
 
 
+def source_options() -> argparse.ArgumentParser:
+    """How sources are read, the same for `ingest inspect` and `index build`."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, help="skip files larger than this")
+    parent.add_argument("--follow-symlinks", action="store_true",
+                        help="read symbolic links in a folder whose target is inside it (default: skip them)")
+    parent.add_argument("--allow-private", action="store_true",
+                        help="let a URL source fetch from loopback, private and link-local addresses")
+    return parent
+
+
 def run_cli(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
     """Run a CLI main; output piped into `head` ends quietly instead of with a BrokenPipe traceback."""
     try:
@@ -112,14 +123,10 @@ def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ingest", description=__doc__.splitlines()[0],
                                      parents=[parent])
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("inspect", help=cmd_inspect.__doc__, description=cmd_inspect.__doc__, parents=[parent])
+    p = sub.add_parser("inspect", help=cmd_inspect.__doc__, description=cmd_inspect.__doc__,
+                       parents=[parent, source_options()])
     p.add_argument("path", help="a file, folder, JSONL export, sitemap URL or page URL")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, help="skip files larger than this")
-    p.add_argument("--follow-symlinks", action="store_true",
-                   help="read symbolic links in a folder whose target is inside it (default: skip them)")
-    p.add_argument("--allow-private", action="store_true",
-                   help="let a URL source fetch from loopback, private and link-local addresses")
     p.set_defaults(func=cmd_inspect)
     return parser
 

@@ -42,3 +42,11 @@ def test_shape_stops_at_k_and_is_a_prefix_of_a_longer_shape():
     short = shape(range(20), article_of, texts.__getitem__, k=4)
     longer = shape(range(20), article_of, texts.__getitem__, k=12)
     assert len(short) == 4 and longer[:4] == short
+
+
+def test_shape_can_stop_after_enough_articles():
+    texts = {i: f"第{i}段完全不同的内容{i * 7}" for i in range(20)}
+    article_of = np.arange(20) // 2
+    every = shape(range(20), article_of, texts.__getitem__, k=20)
+    first_three = shape(range(20), article_of, texts.__getitem__, k=20, max_articles=3)
+    assert first_three == every[: len(first_three)] and len({int(article_of[p]) for p in first_three}) == 3
