@@ -77,6 +77,8 @@ def render(r: dict) -> str:
     ]
     for msg in r.get("skipped", []):
         out += [f"> **Skipped:** {msg}", ""]
+    for msg in r.get("notes", []):
+        out += [f"> **Note:** {msg}", ""]
     out += _load(b)
     out += [HOW_TO_READ, ""]
     out += _indexes(r)
