@@ -21,7 +21,8 @@ from pathlib import Path
 
 from bench import ROOT
 
-SECTIONS = ("latency", "api", "busy", "embedding", "scale", "memory", "quality", "int8_quality", "nightly")
+SECTIONS = ("latency", "api", "busy", "embedding", "scale", "memory", "quality", "int8_quality", "milvus",
+            "nightly")
 
 
 @dataclass
@@ -280,6 +281,19 @@ def run_bench(mode: str = "quick", out: Path | str | None = None, *, shipped_ind
                                                     ROOT / "var" / "bench" / "stard-fp32",
                                                     load_eval_set(stard.queries, stard.qrels), log))
             results["int8_quality"] = sets
+
+    # ---- 5c. the same Searcher on Milvus (full runs; needs requirements-milvus.txt) ----
+    if "milvus" in sections:
+        import importlib.util
+
+        if plan.mode != "full" or importlib.util.find_spec("pymilvus") is None:
+            results["skipped"].append("milvus: FAISS vs Milvus runs with --full and the Milvus extra installed")
+        else:
+            from bench import milvus
+
+            with section("milvus"):
+                stard_idx = next((p for n, p, _ in corpora if n == "STARD statutes"), None)
+                results["milvus"] = milvus.measure(shipped_dir, stard, stard_idx, log)
 
     # ---- 6. the nightly job: full vs no-change vs 1% change ---------------------
     if "nightly" in sections:

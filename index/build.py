@@ -65,6 +65,9 @@ class BuildOptions:
     follow_symlinks: bool = False  # links inside a source folder (never leaving it)
     allow_private: bool = False  # fetch from loopback/private addresses (an intranet CMS)
     progress: bool | None = None  # None: a bar when stderr is a terminal
+    backend: str = "faiss"  # faiss (in-process files) | milvus (LAWFAQ_BACKEND)
+    milvus_uri: str = ""  # milvus-lite file or server URI; "" = INDEX/milvus.db (LAWFAQ_MILVUS_URI)
+    executor: str = "local"  # where missing embeddings are computed: local loop | ray (index/backends/ray_embed.py)
 
 
 @dataclass
@@ -240,17 +243,12 @@ def _build_locked(run: _Run) -> None:
     stage("chunk")
     _chunk(run)
     stage("embed")
-    vectors = _embed(run, stage)
-    stage("write_dense")
-    dense = build_dense(vectors, run.options.approx_threshold)
-    save_dense(dense, run.staging / "dense.faiss")
-    stage("write_lexical")
-    LexicalIndex.build(run.token_lists).save(run.staging / "bm25")
-    stage("manifest")
-    manifest = _manifest(run, dense)
-    fsync_tree(run.staging)
-    stage("validate")
-    _validate(run.staging, manifest, run.embedder, run.tokenizer)
+    if run.options.backend == "milvus":
+        from index.backends.milvus_build import write_milvus
+
+        manifest = write_milvus(run, stage)
+    else:
+        manifest = _write_faiss(run, stage)
     # the manifest is written last: a folder without one is never opened
     write_atomic(run.staging / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2))
     stage("publish")
@@ -262,7 +260,28 @@ def _build_locked(run: _Run) -> None:
     pruned = run.layout.prune(run.options.keep)
     if pruned:
         log.info("pruned old versions: %s", ", ".join(pruned))
+    if run.options.backend == "milvus":
+        from index.backends.milvus_build import after_publish
+
+        after_publish(run)
     stage.end()
+
+
+def _write_faiss(run: _Run, stage: _Stages) -> dict:
+    """Every passage's vector into FAISS and its tokens into BM25 in the staged folder; the validated manifest."""
+    vectors = _embed(run, stage)
+    stage("write_dense")
+    dense = build_dense(vectors, run.options.approx_threshold)
+    save_dense(dense, run.staging / "dense.faiss")
+    stage("write_lexical")
+    LexicalIndex.build(run.token_lists).save(run.staging / "bm25")
+    stage("manifest")
+    manifest = _manifest(run, {"kind": kind(dense), "ntotal": int(dense.ntotal),
+                               "approx_threshold": run.options.approx_threshold})
+    fsync_tree(run.staging)
+    stage("validate")
+    _validate(run.staging, manifest, run.embedder, run.tokenizer)
+    return manifest
 
 
 def _load(run: _Run) -> None:
@@ -380,9 +399,7 @@ def _embed(run: _Run, stage: _Stages) -> np.ndarray:
     dim = run.embedder.dim
     cache = EmbeddingCache(run.layout.embedding_cache)
     try:
-        missing = cache.missing(run.model_id, list(run.todo_texts))
-        run.report.passages_embedded = len(missing)
-        _embed_missing(run.embedder, cache, run.model_id, missing, run.todo_texts, run.options.progress)
+        fill_cache(run, cache)
         stage("vectors")
         vectors = cache.get(run.model_id, run.embed_hashes, dim) if run.embed_hashes else np.zeros((0, dim), np.float32)
     finally:
@@ -393,7 +410,19 @@ def _embed(run: _Run, stage: _Stages) -> np.ndarray:
     return vectors
 
 
-def _manifest(run: _Run, dense) -> dict:
+def fill_cache(run: _Run, cache: EmbeddingCache) -> None:
+    """Embed the new and changed passages the cache lacks, on the configured executor."""
+    missing = cache.missing(run.model_id, list(run.todo_texts))
+    run.report.passages_embedded = len(missing)
+    if run.options.executor == "ray" and missing:
+        from index.backends.ray_embed import embed_missing_ray
+
+        embed_missing_ray(run.embedder, cache, run.model_id, missing, run.todo_texts)
+        return
+    _embed_missing(run.embedder, cache, run.model_id, missing, run.todo_texts, run.options.progress)
+
+
+def _manifest(run: _Run, dense_info: dict) -> dict:
     """The version's identity: what built it (model, tokenizer, code), from what, and its counts."""
     n_articles, n_passages = run.store.counts()
     categories = run.store.category_counts()
@@ -408,7 +437,7 @@ def _manifest(run: _Run, dense) -> dict:
         "model": run.embedder.info().to_dict(),
         "tokenizer": {"checksum": run.tokenizer.checksum},
         "counts": {"articles": n_articles, "passages": n_passages},
-        "dense": {"kind": kind(dense), "ntotal": int(dense.ntotal), "approx_threshold": run.options.approx_threshold},
+        "dense": dense_info,
         "source_fingerprint": fingerprint,
         "code_version": code_version(),
         "pipeline_version": PIPELINE_VERSION,

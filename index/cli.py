@@ -28,6 +28,13 @@ def _default_max_bytes() -> int:
         return settings({}).max_bytes
 
 
+def _default_backend() -> str:
+    try:
+        return settings().backend  # LAWFAQ_BACKEND
+    except SettingsError:
+        return "faiss"
+
+
 def _default_index() -> str:
     try:
         return settings().index
@@ -72,7 +79,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     options = BuildOptions(
         full=args.full, keep=args.keep, max_shrink=args.max_shrink, allow_shrink=args.allow_shrink,
         max_bytes=args.max_bytes, follow_symlinks=args.follow_symlinks, allow_private=args.allow_private,
-        progress=False if args.no_progress else None,
+        progress=False if args.no_progress else None, backend=args.backend, executor=args.executor,
+        milvus_uri=settings().milvus_uri if args.backend == "milvus" else "",
     )
     report = build_index(args.source, Path(args.index), options)
     if args.json:
@@ -99,6 +107,10 @@ def cmd_rollback(args: argparse.Namespace) -> int:
             print(json.dumps({"status": "failed", "message": str(exc)}, ensure_ascii=False))
         print(str(exc), file=sys.stderr)
         return 3 if isinstance(exc, IndexLocked) else 1
+    if layout.current_name():
+        from index.backends.milvus_build import follow_rollback
+
+        follow_rollback(layout)
     if args.json:
         print(json.dumps({"status": "rolled_back", "index": str(layout.root), "from": previous, "to": current},
                          ensure_ascii=False))
@@ -144,17 +156,71 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if unknown:
         print(f"error: unknown mode(s) {unknown}; choose from {MODES}", file=sys.stderr)
         return 2
-    s = _open(args.index)
     if args.limit:
         keep = list(eval_set.queries)[: args.limit]
         eval_set.queries = {q: eval_set.queries[q] for q in keep}
         eval_set.qrels = {q: eval_set.qrels[q] for q in keep}
-    results = evaluate(s, eval_set, modes=modes, progress=sys.stderr.isatty())
+    report = {}
+    for label, searcher in _eval_variants(args.index, args.query_model or []):
+        results = evaluate(searcher, eval_set, modes=modes, progress=sys.stderr.isatty())
+        report[label] = {"index_version": searcher.version, "results": results}
+        if not args.json:
+            print(f"{label}: {len(eval_set.queries)} queries, index version {searcher.version}")
+            print(format_table(results))
     if args.json:
-        print(json.dumps({"index_version": s.version, "results": results}, ensure_ascii=False, indent=2))
-    else:
-        print(f"{len(eval_set.queries)} queries, index version {s.version}")
-        print(format_table(results))
+        only = next(iter(report.values())) if len(report) == 1 else {"variants": report}
+        print(json.dumps(only, ensure_ascii=False, indent=2))
+    return 0
+
+
+def _eval_variants(index: str, query_models: list[str]):
+    """(label, Searcher) pairs: the configured model, then each trained tower (base always first)."""
+    from index.model import ModelUnavailable, tuned_embedder
+
+    first = _open(index)
+    yield ("configured model" if settings().query_model else "base model"), first
+    for name in query_models:
+        try:
+            embedder = tuned_embedder(name)
+        except ModelUnavailable as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            raise SystemExit(1) from None
+        yield f"query tower {name}", type(first).open(index, embedder=embedder, base_url=first.base_url)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train a query tower for an index: labelled questions (optional) + titles and headings it holds."""
+    from index.evaluate import load_qrels, load_queries
+    from index.training.run import train
+    from index.training.tower import TrainConfig
+
+    if bool(args.queries) != bool(args.qrels):
+        print("error: --queries and --qrels go together", file=sys.stderr)
+        return 2
+    try:
+        queries = load_queries(Path(args.queries)) if args.queries else None
+        qrels = load_qrels(Path(args.qrels)) if args.qrels else None
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    searcher = _open(args.index, serving=False)
+    if hasattr(searcher.embedder, "query_model"):
+        print("error: unset LAWFAQ_QUERY_MODEL: a tower is trained from the base model", file=sys.stderr)
+        return 2
+    config = TrainConfig(epochs=args.epochs, learning_rate=args.learning_rate, temperature=args.temperature,
+                         batch_size=args.batch_size, seed=args.seed)
+    say = (lambda m: print(m, file=sys.stderr, flush=True)) if not args.json else None
+    try:
+        result = train(searcher, queries, qrels, folds=args.folds, final=not args.cv_only, mine=not args.no_mine,
+                       name=args.name, out_root=Path(args.out) if args.out else None, config=config,
+                       progress=say)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    elif result.model:
+        print(f"LAWFAQ_QUERY_MODEL={result.model.path}")
     return 0
 
 
@@ -241,6 +307,11 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-shrink", type=float, default=0.20, help="refuse to lose more than this share of articles")
     p.add_argument("--allow-shrink", action="store_true", help="publish even if many articles disappeared")
     p.add_argument("--no-progress", action="store_true", help="log lines instead of a progress bar")
+    p.add_argument("--backend", choices=("faiss", "milvus"), default=_default_backend(),
+                   help="where vectors and BM25 go: faiss (files in the version) or milvus (LAWFAQ_MILVUS_URI); "
+                        "default LAWFAQ_BACKEND, else faiss")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="embed new passages in this process (default) or on a Ray cluster (needs the ray extra)")
     p.add_argument("--json", action="store_true", help="print the JSON report (also written to INDEX/report.json)")
 
     p = command("rollback", cmd_rollback)
@@ -264,6 +335,25 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--modes", default="hybrid,bm25,dense", help="comma-separated modes to score")
     p.add_argument("--limit", type=int, default=0, help="only the first N queries")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p.add_argument("--query-model", action="append",
+                   help="also score this trained query tower (folder or name; repeatable), beside the base model")
+
+    p = command("train", cmd_train)
+    _add_index(p)
+    p.add_argument("--queries", help='labelled questions, JSONL {"qid","question"} (never the eval set)')
+    p.add_argument("--qrels", help="their answers, TSV qid<TAB>article_id")
+    p.add_argument("--folds", type=int, default=5, help="cross-validation folds over --queries (default 5; 0 = none)")
+    p.add_argument("--cv-only", action="store_true", help="report cross-validated figures, save no model")
+    p.add_argument("--no-mine", action="store_true", help="do not learn from the index's titles and headings")
+    p.add_argument("--name", help="the tower's folder name (default query-<model>-<time>)")
+    p.add_argument("--out", help="folder to save the tower in (default LAWFAQ_CACHE/trained)")
+    p.add_argument("--epochs", type=int, default=4, help="passes over the pairs (default 4)")
+    p.add_argument("--learning-rate", type=float, default=5e-5, help="AdamW learning rate (default 5e-5)")
+    p.add_argument("--temperature", type=float, default=0.05, help="softmax temperature (default 0.05)")
+    p.add_argument("--batch-size", type=int, default=32, help="questions per step (default 32)")
+    p.add_argument("--seed", type=int, default=0, help="shuffling and fold seed (default 0)")
+    p.add_argument("--json", action="store_true", help="machine-readable result")
 
     p = command("insights", cmd_insights)
     _add_index(p)

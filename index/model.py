@@ -169,8 +169,9 @@ def resolve_model_dir() -> tuple[Path, str]:
 def folder_checksum(path: Path) -> str:
     """sha256 over the weights, tokenizer and configs; cached beside them by size+mtime."""
     files = sorted(
-        p for p in path.rglob("*") if p.is_file() and p.name != CHECKSUM_FILE and not p.name.startswith(".")
-    )
+        p for p in path.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+    )  # hidden files and folders (this sidecar, a tower's own .int8 export) are not the model
     stamp = [[str(p.relative_to(path)), p.stat().st_size, p.stat().st_mtime_ns] for p in files]
     sidecar = path / CHECKSUM_FILE
     with contextlib.suppress(OSError, ValueError):
@@ -286,16 +287,37 @@ def default_embedder():
 
     `LAWFAQ_ENCODER=int8` (the default) runs the configured model as int8 ONNX
     (index.int8: exported once into LAWFAQ_CACHE); `fp32` runs it in torch.
+    `LAWFAQ_QUERY_MODEL` adds a trained query tower (index.querymodel) for questions.
     """
+    config = settings()
+    if not config.query_model:
+        return base_embedder()
+    return tuned_embedder(config.query_model)
+
+
+@cache
+def base_embedder():
+    """The configured model alone (LAWFAQ_MODEL / LAWFAQ_ENCODER), whatever LAWFAQ_QUERY_MODEL says."""
     base = Embedder()
-    if settings().encoder == "fp32":
-        return base
-    return int8_embedder(base)
+    return base if settings().encoder == "fp32" else int8_embedder(base)
 
 
-def int8_embedder(base: Embedder):
-    """The int8 twin of `base`, exported on first use into the cache (keyed by the model's checksum)."""
+def tuned_embedder(query_model: str):
+    """`base_embedder()` with the trained query tower `query_model` (a folder or a name) for questions."""
+    from index.querymodel import query_tuned, resolve_query_model
+
+    try:
+        folder = resolve_query_model(query_model, cache_dir())
+    except ValueError as exc:
+        raise ModelUnavailable(str(exc)) from None
+    return query_tuned(base_embedder(), folder, settings().encoder)
+
+
+def int8_embedder(base: Embedder, export_dir: Path | None = None):
+    """The int8 twin of `base`, exported on first use into `export_dir` (default: the cache, keyed
+    by the model's checksum; a trained tower keeps its export in its own folder, so deleting the
+    tower deletes it too)."""
     from index.int8 import EXPORT_VERSION, Int8Embedder, export_int8
 
-    folder = export_int8(base.model_dir, cache_dir() / "onnx" / f"{base.checksum}-{EXPORT_VERSION}")
+    folder = export_int8(base.model_dir, export_dir or cache_dir() / "onnx" / f"{base.checksum}-{EXPORT_VERSION}")
     return Int8Embedder(base, folder, query_threads=configured_threads() or settings().torch_threads)

@@ -211,3 +211,13 @@ class SearchRequest:
         return {"query": self.query, "k": self.k, "category": list(self.categories) or None,
                 "date_from": self.date_from.isoformat() if self.date_from else None,
                 "date_to": self.date_to.isoformat() if self.date_to else None, "mode": self.mode}
+
+
+def date_ordinal(date: str | None) -> int:
+    """A stored published date as the date filters compare it (0 = unknown or unreadable)."""
+    if not date:
+        return 0
+    try:
+        return dt.date.fromisoformat(str(date)[:10]).toordinal()
+    except ValueError:
+        return 0

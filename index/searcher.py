@@ -15,12 +15,12 @@ import datetime as dt
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from index.dense import load_dense, search_dense
+from index.backends import PassageFilter, open_retrieval
 from index.fusion import order, rrf, shape
 from index.hits import Hit, HitList, article_link, best_sentence, link_for
 from index.layout import IndexDir, IndexNotFound, read_manifest
@@ -30,6 +30,7 @@ from index.query import (
     MODES,
     InvalidQuery,
     SearchRequest,
+    date_ordinal,
     normalize_category,
     parse_mode,
     parse_text,
@@ -95,6 +96,8 @@ class _Version:
     # normalised name -> category codes: a filter "劳动纠纷 " or one in full-width
     # characters finds the stored category, however the source spelled it
     category_codes: dict[str, list[int]] = field(default_factory=dict)
+    # answers "top-n BM25 / dense positions under a filter": FAISS+bm25s here, or Milvus
+    retrieval: object = None
 
     def close(self) -> None:
         self.store.close()
@@ -117,25 +120,16 @@ def _load_version(path: Path) -> _Version:
     for pos, aid, cat, pub in rows:
         article_idx[pos] = art_index.setdefault(aid, len(art_index))
         category_of[pos] = cat_index.setdefault(cat or "未分类", len(cat_index))
-        date_of[pos] = _ordinal(pub)
+        date_of[pos] = date_ordinal(pub)
     codes: dict[str, list[int]] = {}
     for name, code in cat_index.items():
         codes.setdefault(normalize_category(name), []).append(code)
+    dense, lexical, retrieval = open_retrieval(path, manifest, store)
     return _Version(
-        name=path.name, path=path, manifest=manifest, store=store,
-        dense=load_dense(path / "dense.faiss"), lexical=LexicalIndex.load(path / "bm25"),
+        name=path.name, path=path, manifest=manifest, store=store, dense=dense, lexical=lexical, retrieval=retrieval,
         article_idx=article_idx, article_ids=list(art_index), category_of=category_of,
         categories=list(cat_index), date_of=date_of, category_codes=codes,
     )
-
-
-def _ordinal(date: str | None) -> int:
-    if not date:
-        return 0
-    try:
-        return dt.date.fromisoformat(str(date)[:10]).toordinal()
-    except ValueError:
-        return 0
 
 
 class Searcher:
@@ -156,6 +150,9 @@ class Searcher:
         self._failed_version: str | None = None
         self.refresh_error: str | None = None
         self._version = self._open_current()
+        fusion = getattr(self._embedder, "fusion", None)
+        if config is None and fusion:  # a trained query tower brings the fusion fitted with it
+            self.config = replace(self.config, **fusion)
 
     @classmethod
     def open(cls, index_dir: str | Path, **kwargs) -> Searcher:
@@ -232,6 +229,8 @@ class Searcher:
             "dense": v.manifest.get("dense", {}).get("kind"),
             "categories": dict(v.store.category_counts()),
             "versions": self.layout.list_versions(), "code_version": v.manifest.get("code_version"),
+            "query_model": self._embedder.query_model() if hasattr(self._embedder, "query_model") else None,
+            "fusion": {"w_dense": self.config.w_dense, "w_bm25": self.config.w_bm25, "rrf_k": self.config.rrf_k},
         }
 
     def categories(self) -> list[str]:
@@ -243,19 +242,22 @@ class Searcher:
         return parse_text(query, self.config.max_query_chars)
 
     @staticmethod
-    def _mask(v: _Version, request: SearchRequest) -> np.ndarray | None:
+    def _mask(v: _Version, request: SearchRequest) -> PassageFilter | None:
         """Passages the filters let through, or None for no filter (validated in `SearchRequest`)."""
         if not request.has_filter:
             return None
         mask = np.ones(len(v.article_idx), bool)
+        names = None
         if request.categories:
             codes = [c for name in request.categories for c in v.category_codes.get(name, ())]
             mask &= np.isin(v.category_of, codes)
+            names = tuple(v.categories[c] for c in codes)
         if request.date_from:
             mask &= v.date_of >= request.date_from.toordinal()
         if request.date_to:
             mask &= (v.date_of > 0) & (v.date_of <= request.date_to.toordinal())
-        return mask
+        return PassageFilter(mask, names, request.date_from.toordinal() if request.date_from else None,
+                             request.date_to.toordinal() if request.date_to else None)
 
     def _candidates(self, v: _Version, query: str, tokens: list[str], mode: str, mask, timings: dict):
         """Ranked positions with their dense and BM25 scores, fused for hybrid."""
@@ -266,7 +268,7 @@ class Searcher:
         dense_score: dict[int, float] = {}
         if mode in ("hybrid", "bm25"):
             t = time.perf_counter()
-            scores_b, idx = v.lexical.top(tokens, n, mask)
+            scores_b, idx = v.retrieval.bm25_top(tokens, n, mask)
             bm25_rank = idx.tolist()
             bm25_score = {int(i): float(x) for i, x in zip(idx, scores_b, strict=True)}
             timings["bm25_ms"] = (time.perf_counter() - t) * 1000
@@ -275,7 +277,7 @@ class Searcher:
             qv = self.embedder.encode_queries([query])[0]
             timings["encode_ms"] = (time.perf_counter() - t) * 1000
             t = time.perf_counter()
-            scores_d, ids = search_dense(v.dense, qv, n, mask)
+            scores_d, ids = v.retrieval.dense_top(qv, n, mask)
             dense_rank = ids.tolist()
             dense_score = {int(i): float(x) for i, x in zip(ids, scores_d, strict=True)}
             timings["faiss_ms"] = (time.perf_counter() - t) * 1000

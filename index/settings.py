@@ -32,6 +32,7 @@ class Settings:
     passage_prompt: str | None = None  # LAWFAQ_PASSAGE_PROMPT: the model's passage instruction
     cache: str = ""  # LAWFAQ_CACHE: where rebuilt models live (default ~/.cache/lawfaq)
     encoder: str = "int8"  # LAWFAQ_ENCODER: int8 (ONNX Runtime, the default) or fp32 (torch)
+    query_model: str = ""  # LAWFAQ_QUERY_MODEL: a query tower from `index train` (folder or name); "" = the base model
     torch_threads: int = 1  # LAWFAQ_TORCH_THREADS: torch threads of a serving process (page, API, CLI search)
     max_bytes: int = DEFAULT_MAX_BYTES  # LAWFAQ_MAX_BYTES: larger files and pages are skipped
     public_url: str = ""  # LAWFAQ_PUBLIC_URL: base of the page, for absolute article links
@@ -39,6 +40,8 @@ class Settings:
     log_retention_days: int = 90  # LAWFAQ_LOG_RETENTION_DAYS: questions older than this are deleted
     cors_origins: str = ""  # LAWFAQ_CORS_ORIGINS: comma-separated origins allowed to call the API
     rate_limit: int = 60  # LAWFAQ_RATE_LIMIT: API requests per client per minute (0: no limit)
+    backend: str = "faiss"  # LAWFAQ_BACKEND: where `index build` writes vectors and BM25: faiss or milvus
+    milvus_uri: str = ""  # LAWFAQ_MILVUS_URI: a local milvus-lite file (*.db) or http://host:19530
 
     @property
     def cache_dir(self) -> Path:
@@ -81,6 +84,8 @@ def settings(environ: dict[str, str] | None = None) -> Settings:
             values[f.name] = raw
     if values.get("encoder", "int8") not in ("int8", "fp32"):
         raise SettingsError(f"LAWFAQ_ENCODER must be int8 or fp32, not {values['encoder']!r}")
+    if values.get("backend", "faiss") not in ("faiss", "milvus"):
+        raise SettingsError(f"LAWFAQ_BACKEND must be faiss or milvus, not {values['backend']!r}")
     if values.get("torch_threads") == 0:
         values["torch_threads"] = 1
     return Settings(**values)  # type: ignore[arg-type]

@@ -1,0 +1,31 @@
+"""The default backend: FAISS and bm25s in this process, loaded from the version's folder."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from index.backends import PassageFilter
+from index.dense import load_dense, search_dense
+from index.lexical import LexicalIndex
+
+
+@dataclass
+class LocalRetrieval:
+    """Candidates from the version's own dense.faiss and bm25/ (filters applied inside both)."""
+
+    dense: faiss.Index
+    lexical: LexicalIndex
+
+    def bm25_top(self, tokens: list[str], n: int, filt: PassageFilter | None) -> tuple[np.ndarray, np.ndarray]:
+        return self.lexical.top(tokens, n, None if filt is None else filt.allowed)
+
+    def dense_top(self, query: np.ndarray, n: int, filt: PassageFilter | None) -> tuple[np.ndarray, np.ndarray]:
+        return search_dense(self.dense, query, n, None if filt is None else filt.allowed)
+
+
+def open_local(path: Path) -> tuple[faiss.Index, LexicalIndex, LocalRetrieval]:
+    dense, lexical = load_dense(path / "dense.faiss"), LexicalIndex.load(path / "bm25")
+    return dense, lexical, LocalRetrieval(dense, lexical)

@@ -1,0 +1,159 @@
+"""A tiny real training run: the real e5 weights, the real index, a few dozen pairs, under a minute or two."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.model import ModelUnavailable
+from index.searcher import Searcher
+from index.store import MetaStore
+from index.training.artifact import RECORD, read_record
+from index.training.crossval import VARIANTS, split_folds
+from index.training.pairs import IndexVectors, _only_citations, labelled_pairs, mined_pairs
+from index.training.tower import TrainConfig, encode_questions, train_query_tower
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+
+# Hand-written lay questions about the fixture articles (not the eval set): title -> questions.
+QUESTIONS = {
+    "被公司辞退，能拿到多少经济补偿？": ["老板把我开了给多少钱", "被炒鱿鱼了公司要赔吗"],
+    "发生交通事故后，第一步应该做什么？": ["撞车了先干嘛", "出车祸以后要不要报警"],
+    "协议离婚要等三十天冷静期吗？": ["两个人都同意离婚还要等一个月吗", "离婚冷静期多长时间"],
+    "网贷逾期后催收说要上门，是真的吗？": ["欠网贷不还会有人来家里吗", "催债的说要来我家是吓唬人吗"],
+}
+TINY = TrainConfig(epochs=2, batch_size=8, learning_rate=5e-5, mined_per_epoch=40)
+
+
+def _labelled(index_dir: Path) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
+    store = MetaStore(Searcher.open(index_dir).layout.current() / "meta.sqlite", readonly=True)
+    titles = {t: aid for aid, t in store.db.execute("SELECT id, title FROM articles")}
+    store.close()
+    queries, qrels = {}, {}
+    for title, questions in QUESTIONS.items():
+        for n, q in enumerate(questions):
+            qid = f"{titles[title]}-{n}"
+            queries[qid], qrels[qid] = q, {titles[title]: 1}
+    return queries, qrels
+
+
+def test_statute_names_are_not_mined_as_questions():
+    assert _only_citations("中华人民共和国民法典第五十四条")
+    assert _only_citations("《刑法》第293条")
+    assert not _only_citations("网贷逾期真的会有人上门吗？")
+    assert not _only_citations("《民法典》第1032条说的隐私权是什么")
+
+
+def test_pairs_point_at_the_right_passages(built_index):
+    vectors = IndexVectors.load(Searcher.open(built_index).layout.current())
+    mined = mined_pairs(vectors.path)
+    titles = [p for p in mined if p.source == "title"]
+    assert {p.text for p in titles} >= set(QUESTIONS)
+    for pair in titles:  # a title's positives are exactly its own article's passages
+        assert {vectors.article_ids[vectors.article_of[p]] for p in pair.positives} == {pair.key}
+    assert all(p.source == "heading" and len(p.positives) >= 1 for p in mined if p not in titles)
+    queries, qrels = _labelled(built_index)
+    queries["nowhere"], qrels["nowhere"] = "不在索引里的问题", {"no-such-article": 1}
+    pairs = labelled_pairs(vectors, queries, qrels)
+    assert len(pairs) == len(queries) - 1 and "nowhere" not in {p.key for p in pairs}
+
+
+def test_folds_split_by_question_without_overlap():
+    folds = split_folds([str(i) for i in range(23)], 5)
+    assert sorted(q for f in folds for q in f) == sorted(str(i) for i in range(23))
+    assert max(map(len, folds)) - min(map(len, folds)) <= 1
+    with pytest.raises(ValueError):
+        split_folds(["a"], 2)
+
+
+def test_tiny_training_lands_questions_on_their_answers(built_index, embedder):
+    """Two epochs over a few dozen pairs: the trained tower ranks the answers higher than the base model."""
+    searcher = Searcher.open(built_index, embedder=embedder)
+    vectors = IndexVectors.load(searcher.layout.current())
+    queries, qrels = _labelled(built_index)
+    pairs = labelled_pairs(vectors, queries, qrels)
+    tower = train_query_tower(Path(embedder.model_dir), embedder.query_prompt, vectors.vectors, pairs,
+                              mined_pairs(vectors.path), TINY)
+
+    def answer_probability(qv: np.ndarray) -> float:
+        scores = qv @ vectors.vectors.T / TINY.temperature
+        probs = np.exp(scores - scores.max(axis=1, keepdims=True))
+        probs /= probs.sum(axis=1, keepdims=True)
+        return float(np.mean([probs[i, p.positives].sum() for i, p in enumerate(pairs)]))
+
+    texts = [p.text for p in pairs]
+    before = answer_probability(embedder.encode_queries(texts))
+    after = answer_probability(encode_questions(tower, texts, embedder.query_prompt))
+    assert after > before + 0.05, (before, after)
+
+
+def test_train_command_cross_validates_saves_and_serves(built_index, tmp_path):
+    """The CLI end to end: 2-fold CV + final tower, then search and eval with LAWFAQ_QUERY_MODEL (int8 export)."""
+    queries, qrels = _labelled(built_index)
+    qfile, rfile = tmp_path / "q.jsonl", tmp_path / "qrels.tsv"
+    qfile.write_text("".join(json.dumps({"qid": k, "question": v}, ensure_ascii=False) + "\n"
+                             for k, v in queries.items()), encoding="utf-8")
+    rfile.write_text("".join(f"{k}\t{a}\n" for k, r in qrels.items() for a in r), encoding="utf-8")
+    env = {**os.environ, "LAWFAQ_QUERY_LOG": "off"}
+    env.pop("LAWFAQ_QUERY_MODEL", None)
+    cmd = [sys.executable, "-m", "index", "train", "--index", str(built_index), "--queries", str(qfile),
+           "--qrels", str(rfile), "--folds", "2", "--epochs", "1", "--batch-size", "8", "--name", "tiny",
+           "--out", str(tmp_path / "towers"), "--json"]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    folder = Path(result["model"]["path"])
+    assert folder == tmp_path / "towers" / "tiny" and (folder / "modules.json").exists()
+    summary = result["cross_validation"]["summary"]
+    assert set(summary) == set(VARIANTS)
+    assert all(0.0 <= mean <= 1.0 for v in summary.values() for mean, _sd in v.values())
+    record = read_record(folder)
+    manifest = json.loads((Searcher.open(built_index).layout.current() / "manifest.json").read_text())
+    assert record["index_model"]["checksum"] == manifest["model"]["checksum"]
+    assert record["training"]["pairs"]["labelled"] == len(queries)
+    assert set(record["fusion"]) == {"w_dense", "w_bm25", "rrf_k"}
+
+    served = {**env, "LAWFAQ_QUERY_MODEL": str(folder)}
+    search = subprocess.run([sys.executable, "-m", "index", "search", "老板把我开了给多少钱", "--index",
+                             str(built_index), "--json"], capture_output=True, text=True, env=served, cwd=ROOT,
+                            timeout=600)
+    assert search.returncode == 0, search.stderr[-3000:]
+    assert json.loads(search.stdout)["hits"][0]["title"] == "被公司辞退，能拿到多少经济补偿？"
+    assert (folder / ".int8" / "model_int8.onnx").exists()  # the tower's int8 export lives with it
+    ev = subprocess.run([sys.executable, "-m", "index", "eval", "--index", str(built_index), "--queries", str(qfile),
+                         "--qrels", str(rfile), "--modes", "dense", "--query-model", str(folder), "--json"],
+                        capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+    assert ev.returncode == 0, ev.stderr[-3000:]
+    variants = json.loads(ev.stdout)["variants"]
+    assert list(variants) == ["base model", f"query tower {folder}"]
+
+
+def test_a_tower_for_other_vectors_is_refused(built_index, embedder, tmp_path):
+    from index.querymodel import query_tuned
+
+    folder = tmp_path / "tower"
+    folder.mkdir()
+    (folder / RECORD).write_text(json.dumps({"kind": "query-tower", "name": "x",
+                                             "index_model": {"name": "other", "checksum": "0000"}}))
+    with pytest.raises(ModelUnavailable, match="trained against passage vectors of 'other'"):
+        query_tuned(embedder, folder, "int8")
+    (folder / RECORD).write_text("{not json")
+    with pytest.raises(ModelUnavailable, match="cannot be read"):
+        query_tuned(embedder, folder, "int8")
+
+
+def test_a_tower_brings_its_fusion_weights(built_index, embedder, tmp_path):
+    from index.querymodel import QueryTunedEmbedder
+
+    tuned = QueryTunedEmbedder(embedder, embedder, {"name": "t", "fusion": {"w_dense": 1.0, "w_bm25": 0.25,
+                                                                             "rrf_k": 20.0}}, tmp_path)
+    searcher = Searcher.open(built_index, embedder=tuned)
+    assert (searcher.config.w_bm25, searcher.config.rrf_k) == (0.25, 20.0)
+    assert searcher.status()["fusion"]["w_bm25"] == 0.25
+    assert len(searcher.search("网贷逾期会上门吗", k=3)) >= 1
