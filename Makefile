@@ -8,7 +8,7 @@ PORT ?= 8501
 API_PORT ?= 8000
 export LAWFAQ_INDEX ?= $(INDEX)
 
-.PHONY: run api test test-fast index rebuild bench bench-quick eval insights lint clean help
+.PHONY: run api test test-fast index rebuild bench bench-quick eval insights train train-stard lint clean help
 
 help:
 	@echo "make run      install, build the index from corpus/ if missing, serve http://localhost:$(PORT)"
@@ -18,6 +18,8 @@ help:
 	@echo "make index    update the index from corpus/ (incremental)"
 	@echo "make eval     relevance figures on the shipped question set"
 	@echo "make insights the content-gap report from the question log (var/insights.html)"
+	@echo "make train    a query tower from the shipped index's own titles and headings (~2 min)"
+	@echo "make train-stard  5-fold CV + a query tower on STARD's training questions (needs ../shared/data)"
 	@echo "make bench    full benchmarks (slow: includes the 55k-article corpus when ../shared/data exists)"
 	@echo "make lint     ruff"
 	@echo "make clean    remove var/ (indexes) and .venv/"
@@ -64,6 +66,18 @@ eval: $(VENV)/.runtime $(INDEX)/CURRENT
 
 insights: $(VENV)/.runtime $(INDEX)/CURRENT
 	$(BIN)/python -m index insights --index $(INDEX) --out var/insights.html
+
+STARD ?= ../shared/data/stard
+STARD_INDEX ?= var/stard/idx
+
+# Serve a trained tower with LAWFAQ_QUERY_MODEL=<the folder printed last>.
+train: $(VENV)/.runtime $(INDEX)/CURRENT
+	$(BIN)/python -m index train --index $(INDEX) --name shipped
+
+train-stard: $(VENV)/.runtime
+	$(BIN)/python -m index build --source $(STARD)/corpus.jsonl --index $(STARD_INDEX)
+	$(BIN)/python -m index train --index $(STARD_INDEX) --queries $(STARD)/train_queries.jsonl \
+		--qrels $(STARD)/train_qrels.tsv --name stard
 
 bench: $(VENV)/.dev
 	$(BIN)/python -m bench.run --full

@@ -33,7 +33,8 @@ from bench.stats import rounded, summary
 
 SPIN = "while True: pass"
 TORCH_THREADS = (1, 2)
-CALLERS = (1, 2, 4)
+CALLERS = (1, 2, 4, 8)
+BATCH = 8  # the query batcher's largest run, for the batched rows (index.batcher; LAWFAQ_QUERY_BATCH)
 BLOCK = 5  # questions per idle/busy block
 SETTLE_S = 0.05  # after stopping/continuing the spinner, before the next block
 
@@ -86,13 +87,14 @@ def busy_vs_idle(search: Callable[[str], object], questions: list[str], proc: su
 def throughput(search: Callable[[str], object], questions: list[str], callers: int) -> dict:
     """All `questions` split across `callers` threads started together: searches per second."""
     errors: list[str] = []
+    walls: list[float] = []
     gate = threading.Barrier(callers + 1)
 
     def worker(mine: list[str]) -> None:
         gate.wait()
         for q in mine:
             try:
-                search(q)
+                walls.append(_timed(search, q))
             except Exception as exc:  # noqa: BLE001 - counted and reported, the run goes on
                 errors.append(f"{type(exc).__name__}: {exc}")
 
@@ -104,22 +106,39 @@ def throughput(search: Callable[[str], object], questions: list[str], callers: i
     for t in threads:
         t.join()
     seconds = time.perf_counter() - started
-    return {"callers": callers, "seconds": seconds, "per_s": len(questions) / seconds, "errors": len(errors)}
+    return {"callers": callers, "seconds": seconds, "per_s": len(questions) / seconds, "errors": len(errors),
+            "walls": walls}
 
 
 def callers_table(search: Callable[[str], object], questions: list[str], rounds: int) -> list[dict]:
     """Median throughput per concurrency over `rounds` rounds (the order rotating per round)."""
-    per: dict[int, list[dict]] = {n: [] for n in CALLERS}
+    return callers_compare(search, questions, rounds, {"": lambda: None})[""]
+
+
+def callers_compare(search: Callable[[str], object], questions: list[str], rounds: int,
+                    setups: dict[str, Callable[[], None]]) -> dict[str, list[dict]]:
+    """`callers_table` for several encoder setups, interleaved: every round runs each setup (order
+    alternating), so a change in the machine's load hits them alike."""
+    per: dict[str, dict[int, list[dict]]] = {name: {n: [] for n in CALLERS} for name in setups}
+    names = list(setups)
     for r in range(rounds):
-        for i in range(len(CALLERS)):
-            n = CALLERS[(r + i) % len(CALLERS)]
-            per[n].append(throughput(search, questions, n))
+        for name in (names if r % 2 == 0 else names[::-1]):
+            setups[name]()
+            for i in range(len(CALLERS)):
+                n = CALLERS[(r + i) % len(CALLERS)]
+                per[name][n].append(throughput(search, questions, n))
+    return {name: _caller_rows(per[name]) for name in names}
+
+
+def _caller_rows(per: dict[int, list[dict]]) -> list[dict]:
     one = statistics.median(x["per_s"] for x in per[1])
     rows = []
     for n in CALLERS:
         median = statistics.median(x["per_s"] for x in per[n])
+        walls = summary([w for x in per[n] for w in x["walls"]])  # every search of every round
         rows.append({"callers": n, "per_s_median": median, "vs_one_caller": median / one,
                      "per_s_rounds": rounded([x["per_s"] for x in per[n]], 2),
+                     "p50_ms": walls["p50"], "p95_ms": walls["p95"],
                      "errors": sum(x["errors"] for x in per[n])})
     return rows
 
@@ -140,9 +159,22 @@ def measure(searcher, questions: list[str], warmup: list[str], log, *, rounds: i
         if hasattr(embedder, "set_query_threads"):  # the int8 encoder's own session
             embedder.set_query_threads(n)
 
+    def use_batch(n: int) -> None:
+        if hasattr(embedder, "set_query_batch"):
+            embedder.set_query_batch(n)
+
+    # the query batcher (int8 encoder), compared in the same rounds as each question alone
+    previous_batch = getattr(embedder, "query_batch", 0)
+    setups = {"": lambda: use_batch(0)}
+    if hasattr(embedder, "set_query_batch"):
+        setups[" + batcher"] = lambda: use_batch(BATCH)
+        out_batch = BATCH
+    else:
+        out_batch = None
     previous = configure_threads(TORCH_THREADS[0])
     out: dict = {"questions": len(questions), "busy_questions": busy_questions, "k": 5, "mode": "hybrid",
-                 "spinner": f'python -c "{SPIN}"', "block": BLOCK, "rounds": rounds, "runs": []}
+                 "spinner": f'python -c "{SPIN}"', "block": BLOCK, "rounds": rounds, "runs": [],
+                 "batch": out_batch}
     try:
         with spinner() as proc:
             for threads in TORCH_THREADS:
@@ -158,13 +190,17 @@ def measure(searcher, questions: list[str], warmup: list[str], log, *, rounds: i
                 log(f"busy: torch threads {threads}: hybrid p50 idle {busy['idle']['p50']:.1f} ms, busy "
                     f"{busy['busy']['p50']:.1f} ms ({busy['p50_ratio']:.2f}x)")
                 with LoadMeter() as meter2:
-                    table = callers_table(search, questions, rounds)
-                log(f"busy: torch threads {threads}: " + ", ".join(
-                    f"{r['callers']} caller(s) {r['per_s_median']:.1f}/s ({r['vs_one_caller']:.2f}x)" for r in table))
-                out["runs"].append({"torch_threads": threads, "busy_machine": busy, "callers": table,
+                    tables = callers_compare(search, questions, rounds, setups)
+                for name, table in tables.items():
+                    log(f"busy: torch threads {threads}{name}: " + ", ".join(
+                        f"{r['callers']} caller(s) {r['per_s_median']:.1f}/s ({r['vs_one_caller']:.2f}x, "
+                        f"p95 {r['p95_ms']:.1f} ms)" for r in table))
+                out["runs"].append({"torch_threads": threads, "busy_machine": busy, "callers": tables[""],
+                                    "callers_batched": tables.get(" + batcher"),
                                     "load": {"busy_machine": meter.result, "callers": meter2.result}})
     finally:
         use_threads(previous)
+        use_batch(previous_batch)
     out["encoder"] = getattr(embedder, "name", None)
     return out
 

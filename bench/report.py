@@ -88,6 +88,10 @@ def render(r: dict) -> str:
         out += _api(r["api"], r.get("query_log"))
     if r.get("busy"):
         out += _busy(r["busy"])
+    if r.get("page"):
+        from bench.page import render as page_section
+
+        out += page_section(r["page"])
     if r.get("embedding"):
         out += _embedding(r["embedding"], r.get("matmul", {}))
     if r.get("encoders"):
@@ -100,6 +104,10 @@ def render(r: dict) -> str:
         out += _quality(r["quality"])
     if r.get("int8_quality"):
         out += _encoder_quality(r["int8_quality"])
+    if r.get("training"):
+        from bench.training import render as training_section
+
+        out += training_section(r["training"])
     if r.get("nightly"):
         out += _nightly(r["nightly"])
     return "\n".join(out).rstrip() + "\n"
@@ -207,10 +215,16 @@ def _busy(b: dict) -> list[str]:
                   _f(r["busy_machine"]["idle"]["p50"]), _f(r["busy_machine"]["idle"]["p95"]),
                   _f(r["busy_machine"]["busy"]["p50"]), _f(r["busy_machine"]["busy"]["p95"]),
                   _f(r["busy_machine"]["p50_ratio"], 2, "×"), _others(r)] for r in b["runs"]]
-    caller_rows = [[str(r["torch_threads"]), *[f"{_f(c['per_s_median'])}/s ({_f(c['vs_one_caller'], 2, '×')})"
-                                               for c in r["callers"]],
-                    str(sum(c["errors"] for c in r["callers"])),
-                    _f(r.get("load", {}).get("callers", {}).get("other_processes_cores"), 2)] for r in b["runs"]]
+    def cell(c: dict) -> str:
+        wall = f", p50 {_f(c['p50_ms'])} / p95 {_f(c['p95_ms'])} ms" if "p95_ms" in c else ""
+        return f"{_f(c['per_s_median'])}/s ({_f(c['vs_one_caller'], 2, '×')}{wall})"
+
+    caller_rows = [[str(r["torch_threads"]) + label, *[cell(c) for c in table],
+                    str(sum(c["errors"] for c in table)),
+                    _f(r.get("load", {}).get("callers", {}).get("other_processes_cores"), 2)]
+                   for r in b["runs"] for label, table in (("", r["callers"]),
+                                                           (f" + batcher (≤{b.get('batch')})", r.get("callers_batched")))
+                   if table]
     levels = [f"{c['callers']} caller{'s' if c['callers'] > 1 else ''}" for c in b["runs"][0]["callers"]]
     return [
         "## A busy machine and callers sharing one Searcher", "",
@@ -225,8 +239,11 @@ def _busy(b: dict) -> list[str]:
         "machine was not idle either.", "",
         f"**Callers sharing one Searcher** (no lock around a search): {b['questions']} questions split across the "
         f"threads, median over {b['rounds']} rounds with the order rotating; searches per second and the ratio "
-        "to one caller:", "",
+        "to one caller, and each search's wall time over all rounds:", "",
         _table(["torch threads", *levels, "errors", "other load"], caller_rows), "",
+        *([f"*+ batcher*: questions that overlap are encoded together, up to {b['batch']} per run "
+           "(`LAWFAQ_QUERY_BATCH`, off by default: a question's int8 vector then depends on the questions batched "
+           "with it), measured in the same rounds as the row above it.", ""] if b.get("batch") else []),
     ]
 
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from bench import ROOT
 
-SECTIONS = ("latency", "api", "busy", "embedding", "scale", "memory", "quality", "int8_quality", "milvus",
-            "nightly")
+SECTIONS = ("latency", "api", "busy", "page", "embedding", "scale", "memory", "quality", "int8_quality", "training",
+            "milvus", "nightly")
 
 
 @dataclass
@@ -183,6 +183,19 @@ def run_bench(mode: str = "quick", out: Path | str | None = None, *, shipped_ind
                                            mix.warmup[:5], log, rounds=plan.busy_rounds,
                                            busy_questions=plan.busy_queries)
 
+    # ---- 1d. the page under concurrent visitors (full runs; needs Chromium) -------
+    if "page" in sections:
+        from bench import page
+
+        why = page.available() if plan.mode == "full" else "page: concurrent visitors on the page run with --full"
+        if why:
+            results["skipped"].append(why)
+        else:
+            with section("page"):
+                own = set(shipped_q)  # the page serves the shipped index: its own questions
+                page_qs = [q for q in mix.measured + mix.warmup if q in own] or mix.measured
+                results["page"] = page.measure(shipped_dir, page_qs[: plan.serve_queries], page_qs[-2:], log)
+
     # ---- 2. embedding throughput (+ the matmul baseline) ----------------------
     if "embedding" in sections:
         from bench import embedding
@@ -282,6 +295,15 @@ def run_bench(mode: str = "quick", out: Path | str | None = None, *, shipped_ind
                                                     load_eval_set(stard.queries, stard.qrels), log))
             results["int8_quality"] = sets
 
+    # ---- 5b'. trained query towers vs the base model (full runs: training takes ~35 min on STARD) ----
+    if "training" in sections:
+        if plan.mode != "full":
+            results["skipped"].append("training: the query towers are trained and compared with --full only")
+        else:
+            with section("training"):
+                results["training"] = _training(shipped_dir, stard if use_stard_index else None,
+                                                corpora, mix, log)
+
     # ---- 5c. the same Searcher on Milvus (full runs; needs requirements-milvus.txt) ----
     if "milvus" in sections:
         import importlib.util
@@ -327,6 +349,27 @@ def write_outputs(results: dict, out: Path) -> None:
         plots.recall_png(results["quality"], out / "recall_at_k.png")
     (out / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     (out / "results.md").write_text(report.render(results), encoding="utf-8")
+
+
+def _training(shipped_dir: Path, stard, corpora, mix, log) -> dict:
+    """Train the towers (STARD with 5-fold CV), then base vs towers on both sets, with latency."""
+    from bench import data, training
+    from index.evaluate import load_eval_set
+    from index.model import base_embedder
+    from index.searcher import Searcher
+
+    stard_idx = next((p for n, p, _ in corpora if n == "STARD statutes"), None)
+    stard_searcher = Searcher.open(stard_idx, embedder=base_embedder()) if stard is not None else None
+    towers = training.train_towers(stard_searcher, stard, Searcher.open(shipped_dir, embedder=base_embedder()), log)
+    folders = {f"tower {name}": Path(t["model"]["path"]) for name, t in towers.items()}
+    out: dict = {"towers": towers, "compare": {}}
+    files = data.shipped_eval_files()
+    if files:
+        log("training: shipped relevance set, base vs towers")
+        out["compare"]["shipped relevance set (never trained on)"] = training.compare(
+            shipped_dir, load_eval_set(*files), folders, mix.measured[:200], log,
+            noanswer=data.read_questions(ROOT / "eval" / "noanswer.jsonl"))
+    return out
 
 
 def _rel(p: Path) -> str:

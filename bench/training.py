@@ -54,8 +54,17 @@ def train_towers(stard_searcher, stard, shipped_searcher, log, folds: int = 5) -
     return out
 
 
+def _weak_rates(searcher, eval_set, noanswer: list[str]) -> dict[str, float]:
+    """Share of no-answer probes the page marks "no good match" (should be high) and of answerable
+    questions it marks so (should be low)."""
+    probes = [searcher.search(q, k=5).weak for q in noanswer]
+    answerable = [searcher.search(q, k=5).weak for q in eval_set.queries.values()]
+    return {"noanswer_marked_weak": sum(probes) / len(probes), "answerable_marked_weak": sum(answerable) / len(answerable),
+            "probes": len(probes), "answerable": len(answerable)}
+
+
 def compare(index_dir: Path, eval_set, towers: dict[str, Path], latency_questions: list[str], log,
-            modes=("hybrid", "dense")) -> dict:
+            modes=("hybrid", "dense"), noanswer: list[str] | None = None) -> dict:
     """Quality (evaluate) and latency of the base model and each tower on one index."""
     from index.model import base_embedder, tuned_embedder
     from index.searcher import ModelMismatch, Searcher
@@ -71,7 +80,8 @@ def compare(index_dir: Path, eval_set, towers: dict[str, Path], latency_question
         quality[label] = evaluate(s, eval_set, modes=modes)
         log(f"  {label}: " + ", ".join(f"{m} R@10 {r['recall@10']:.3f} MRR@10 {r['mrr@10']:.3f}"
                                        for m, r in quality[label].items()))
-    return {"quality": quality, "latency": _latency(searchers, latency_questions),
+    weak = {label: _weak_rates(s, eval_set, noanswer) for label, s in searchers.items()} if noanswer else {}
+    return {"quality": quality, "latency": _latency(searchers, latency_questions), "weak": weak,
             "fusion": {k: {"w_bm25": s.config.w_bm25, "rrf_k": s.config.rrf_k} for k, s in searchers.items()}}
 
 
@@ -101,5 +111,93 @@ def render(t: dict) -> list[str]:
             for mode, r in modes.items():
                 out.append(f"| {label} | {mode} | {r['recall@5']:.3f} | {r['recall@10']:.3f} | {r['recall@100']:.3f} "
                            f"| {r['mrr@10']:.3f} | {lat.get('p50', 0):.1f} / {lat.get('p99', 0):.1f} |")
+        if c.get("weak"):
+            out += ["", "No-answer handling (share marked \"没有找到很贴切的答案\"): " + "; ".join(
+                f"{label}: probes {w['noanswer_marked_weak']:.2f}, answerable {w['answerable_marked_weak']:.2f}"
+                for label, w in c["weak"].items())]
         out.append("")
     return out
+
+
+def _int8_agreement(tower: Path, questions: list[str]) -> dict:
+    """Cross-validation scores the fp32 tower; serving runs its int8 export: how close are they?"""
+    import numpy as np
+
+    from index.model import Embedder, int8_embedder
+
+    fp32 = Embedder(tower)
+    int8 = int8_embedder(fp32, tower / ".int8")
+    cos = np.sum(fp32.encode_queries(questions) * int8.encode_queries(questions), axis=1)
+    return {"questions": len(questions), "median_cosine": float(np.median(cos)), "min_cosine": float(cos.min())}
+
+
+def measure_existing(tower: Path, shipped_dir: Path, stard_idx: Path | None, log) -> dict:
+    """Base vs an already trained tower (its record holds the cross-validation): quality and latency."""
+    import json
+
+    from bench import data
+    from index.evaluate import load_eval_set
+    from index.training.artifact import read_record
+
+    record = read_record(tower)
+    out: dict = {"towers": {tower.name: {"model": {"path": str(tower), "name": record["name"]},
+                                         "cross_validation": record.get("cross_validation"),
+                                         "seconds": {"final_training": record["training"]["seconds"]},
+                                         "pairs": record["training"]["pairs"], "fusion": record.get("fusion")}},
+                 "compare": {}}
+    files = data.shipped_eval_files()
+    shipped_q, _ = data.shipped_questions()
+    if files:
+        log("shipped relevance set: base vs tower")
+        out["compare"]["shipped relevance set (never trained on)"] = compare(
+            shipped_dir, load_eval_set(*files), {f"tower {tower.name}": tower}, shipped_q[:210], log,
+            noanswer=data.read_questions(Path(__file__).resolve().parent.parent / "eval" / "noanswer.jsonl"))
+    stard, _ = data.find_stard()
+    if stard is not None and stard_idx is not None:
+        log("STARD: latency of base vs tower (its quality is the cross-validation above)")
+        from index.model import base_embedder, tuned_embedder
+        from index.searcher import Searcher
+
+        questions = data.read_questions(stard.queries)[:410]
+        searchers = {"base model": Searcher.open(stard_idx, embedder=base_embedder()),
+                     f"tower {tower.name}": Searcher.open(stard_idx, embedder=tuned_embedder(str(tower)))}
+        out["stard_latency"] = _latency(searchers, questions)
+        out["int8_vs_fp32_tower"] = _int8_agreement(tower, questions[:200])
+    log(json.dumps(out.get("stard_latency", {}), indent=1)[:400])
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m bench.training --tower var/bench/towers/stard-shipped`: write docs/bench/training.{json,md}."""
+    import argparse
+    import json
+    import sys
+
+    from bench.indexes import SHIPPED_INDEX, STARD_INDEX
+
+    parser = argparse.ArgumentParser(prog="python -m bench.training", description=main.__doc__)
+    parser.add_argument("--tower", required=True, help="a tower folder from `python -m index train`")
+    parser.add_argument("--out", default="docs/bench", help="folder for training.json and training.md")
+    args = parser.parse_args(argv)
+    log = lambda m: print(f"[bench.training] {m}", file=sys.stderr, flush=True)  # noqa: E731
+    result = measure_existing(Path(args.tower), SHIPPED_INDEX, STARD_INDEX if STARD_INDEX.exists() else None, log)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "training.json").write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    lines = render(result)
+    if result.get("stard_latency"):
+        lines += ["### STARD, 55,502 statutes: search latency (k=5, interleaved, same questions)", "",
+                  "| variant | p50 ms | p95 ms | p99 ms |", "|---|---|---|---|"]
+        lines += [f"| {k} | {v['p50']:.1f} | {v['p95']:.1f} | {v['p99']:.1f} |" for k, v in result["stard_latency"].items()]
+    if result.get("int8_vs_fp32_tower"):
+        a = result["int8_vs_fp32_tower"]
+        lines += ["", f"The served int8 export of the tower vs the fp32 tower that cross-validation scored, "
+                  f"{a['questions']} STARD questions: median cosine {a['median_cosine']:.4f}, "
+                  f"min {a['min_cosine']:.4f}."]
+    (out / "training.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    log(f"wrote {out / 'training.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -212,6 +212,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     say = (lambda m: print(m, file=sys.stderr, flush=True)) if not args.json else None
     try:
         result = train(searcher, queries, qrels, folds=args.folds, final=not args.cv_only, mine=not args.no_mine,
+                       also=[Path(p) for p in args.also_index or []],
                        name=args.name, out_root=Path(args.out) if args.out else None, config=config,
                        progress=say)
     except ValueError as exc:
@@ -339,6 +340,8 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--query-model", action="append",
                    help="also score this trained query tower (folder or name; repeatable), beside the base model")
 
+    from index.training.tower import TrainConfig
+
     p = command("train", cmd_train)
     _add_index(p)
     p.add_argument("--queries", help='labelled questions, JSONL {"qid","question"} (never the eval set)')
@@ -346,13 +349,18 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds over --queries (default 5; 0 = none)")
     p.add_argument("--cv-only", action="store_true", help="report cross-validated figures, save no model")
     p.add_argument("--no-mine", action="store_true", help="do not learn from the index's titles and headings")
+    p.add_argument("--also-index", action="append",
+                   help="also learn the titles and headings of this index (same model; repeatable): one tower for both")
     p.add_argument("--name", help="the tower's folder name (default query-<model>-<time>)")
     p.add_argument("--out", help="folder to save the tower in (default LAWFAQ_CACHE/trained)")
-    p.add_argument("--epochs", type=int, default=4, help="passes over the pairs (default 4)")
-    p.add_argument("--learning-rate", type=float, default=5e-5, help="AdamW learning rate (default 5e-5)")
-    p.add_argument("--temperature", type=float, default=0.05, help="softmax temperature (default 0.05)")
-    p.add_argument("--batch-size", type=int, default=32, help="questions per step (default 32)")
-    p.add_argument("--seed", type=int, default=0, help="shuffling and fold seed (default 0)")
+    defaults = TrainConfig()
+    p.add_argument("--epochs", type=int, default=defaults.epochs, help="passes over the pairs (default %(default)s)")
+    p.add_argument("--learning-rate", type=float, default=defaults.learning_rate,
+                   help="AdamW learning rate (default %(default)s)")
+    p.add_argument("--temperature", type=float, default=defaults.temperature,
+                   help="softmax temperature (default %(default)s)")
+    p.add_argument("--batch-size", type=int, default=defaults.batch_size, help="questions per step (default %(default)s)")
+    p.add_argument("--seed", type=int, default=defaults.seed, help="shuffling and fold seed (default %(default)s)")
     p.add_argument("--json", action="store_true", help="machine-readable result")
 
     p = command("insights", cmd_insights)

@@ -26,16 +26,22 @@ def order(scores: dict[int, float]) -> list[int]:
 
 
 def shingles(text: str, n: int = 3) -> frozenset[str]:
-    compact = "".join(ch for ch in text if not ch.isspace())
+    """Character n-grams of the text with all whitespace removed.
+
+    `str.split()` drops exactly the characters `str.isspace()` accepts, in C:
+    the per-character generator it replaces was half of `shape`'s time.
+    """
+    compact = "".join(text.split())
     if len(compact) <= n:
         return frozenset([compact]) if compact else frozenset()
-    return frozenset(compact[i : i + n] for i in range(len(compact) - n + 1))
+    return frozenset({compact[i : i + n] for i in range(len(compact) - n + 1)})
 
 
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     if not a or not b:
         return 0.0
-    return len(a & b) / len(a | b)
+    common = len(a & b)
+    return common / (len(a) + len(b) - common)  # |a ∪ b| without building the union
 
 
 def shape(

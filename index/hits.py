@@ -6,6 +6,7 @@ one definition of a result, and the Searcher only searches.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from dataclasses import asdict, dataclass, field
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -95,13 +96,23 @@ _SENT = re.compile(r"[^。！？；!?;\n]+[。！？；!?;]*")
 
 
 def best_sentence(text: str, spans: list[tuple[int, int]]) -> tuple[int, int]:
-    """The sentence holding the most matched characters (the one the page emphasises)."""
+    """The sentence holding the most matched characters (the one the page emphasises).
+
+    Sorted, non-overlapping spans (what `match_spans` returns) are summed only
+    where they can touch the sentence (two bisections), instead of all of them
+    for every sentence; other spans are summed in full, as before.
+    """
     best, best_score = (0, 0), -1.0
+    spans = sorted(spans)
+    starts = [a for a, _ in spans]
+    ends = [b for _, b in spans]
+    ordered = all(a <= b for a, b in spans) and all(ends[i] <= starts[i + 1] for i in range(len(spans) - 1))
     for m in _SENT.finditer(text):
         s, e = m.start(), m.end()
         if not text[s:e].strip():
             continue
-        covered = sum(max(0, min(e, b) - max(s, a)) for a, b in spans)
+        near = spans[bisect_right(ends, s) : bisect_left(starts, e)] if ordered else spans
+        covered = sum(max(0, min(e, b) - max(s, a)) for a, b in near)
         score = covered + 0.001 * min(e - s, 60)  # ties: prefer a real sentence over a fragment
         if score > best_score:
             best, best_score = (s, e), score

@@ -127,16 +127,40 @@ def file_checksum(path: Path) -> str:
     return h.hexdigest()[:16]
 
 
+_tokenizers: dict[str, object] = {}
+_tokenizers_lock = threading.Lock()
+
+
+def shared_tokenizer(path: Path):
+    """One loaded tokenizer per distinct tokenizer.json in the process.
+
+    Why: the e5 tokenizer (a 250k-piece Unigram) takes ~280 MiB once loaded;
+    the query and passage sessions, and a trained query tower exported from
+    the same base model, all use the same file. Encoding only reads it, so
+    threads and sessions can share one (truncation is set here, before any
+    other thread sees it).
+    """
+    from tokenizers import Tokenizer
+
+    key = file_checksum(path)
+    with _tokenizers_lock:
+        if key not in _tokenizers:
+            tokenizer = Tokenizer.from_file(str(path))
+            tokenizer.enable_truncation(MAX_TOKENS)
+            _tokenizers[key] = tokenizer
+        return _tokenizers[key]
+
+
 class Int8Session:
     """Tokenizer + ONNX Runtime session over an exported folder; `encode(texts)` -> unit vectors."""
 
     def __init__(self, folder: Path, threads: int | None = None):
         import onnxruntime as ort
-        from tokenizers import Tokenizer
+
+        from index.int8_table import split_model, table_reader
 
         self.folder = folder
-        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        self.tokenizer.enable_truncation(MAX_TOKENS)
+        self.tokenizer = shared_tokenizer(folder / "tokenizer.json")
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
@@ -144,8 +168,10 @@ class Int8Session:
         # idle worker threads sleep instead of spinning: on a shared or busy machine a
         # spinning pool steals the cores other queries (and other processes) need
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(str(folder / "model_int8.onnx"), options,
-                                            providers=["CPUExecutionProvider"])
+        # the word-embedding table stays on disk, its rows read per encode (index.int8_table): -92 MiB
+        model_path = split_model(folder)
+        self.session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        self.table = table_reader(self.session, model_path)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """One batch, padded to its longest text."""
@@ -158,7 +184,10 @@ class Int8Session:
         for i, e in enumerate(encodings):
             ids[i, : len(e.ids)] = e.ids
             mask[i, : len(e.ids)] = 1
-        (out,) = self.session.run(["embedding"], {"input_ids": ids, "attention_mask": mask})
+        feed = {"input_ids": ids, "attention_mask": mask}
+        if self.table is not None:
+            feed["word_rows"] = self.table.gather(ids)
+        (out,) = self.session.run(["embedding"], feed)
         return np.ascontiguousarray(out, dtype=np.float32)
 
     def token_count(self, text: str) -> int:
@@ -174,7 +203,10 @@ class Int8Embedder:
     core (the nightly build). Neither spins while idle.
     """
 
-    def __init__(self, base, folder: Path, query_threads: int = 1, batch_size: int = 32):
+    def __init__(self, base, folder: Path, query_threads: int = 1, batch_size: int = 32,
+                 query_batch: int | None = None):
+        from index.settings import settings
+
         self.base = base  # the fp32 Embedder: its folder, name and prompts
         self.folder = folder
         self.model_dir = base.model_dir
@@ -186,6 +218,8 @@ class Int8Embedder:
         self._lock = threading.Lock()
         self._checksum: str | None = None
         self._dim: int | None = None
+        self._batcher = None
+        self.set_query_batch(settings().query_batch if query_batch is None else query_batch)
 
     def _session(self, role: str) -> Int8Session:
         with self._lock:
@@ -199,6 +233,25 @@ class Int8Embedder:
         with self._lock:
             self.query_threads = max(1, threads)
             self._sessions.pop("query", None)
+
+    def set_query_batch(self, max_batch: int) -> None:
+        """Encode up to `max_batch` questions that overlap in one session run (index.batcher); <= 1: each alone.
+
+        Off by default: the graph quantises its activations per run, so a question's
+        vector then depends on the questions batched with it (cosine >= 0.995 to its
+        own; bench/busy.py measures what it buys).
+        """
+        from index.batcher import QueryBatcher
+
+        def encode_batch(texts: list[str]) -> np.ndarray:
+            return self._session("query").encode([self.query_prompt + t for t in texts])
+
+        self._batcher = QueryBatcher(encode_batch, max_batch) if max_batch > 1 else None
+
+    @property
+    def query_batch(self) -> int:
+        """The batcher's largest run, 0 when each question is encoded alone."""
+        return self._batcher.max_batch if self._batcher is not None else 0
 
     @property
     def checksum(self) -> str:
@@ -221,6 +274,9 @@ class Int8Embedder:
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
+        batcher = self._batcher
+        if batcher is not None and len(texts) == 1:  # one caller's question: share a run with others
+            return batcher.encode(texts[0])[None, :]
         return self._session("query").encode([self.query_prompt + t for t in texts])
 
     def encode_passages(self, texts: list[str], show_progress: bool = False) -> np.ndarray:

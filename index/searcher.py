@@ -36,7 +36,7 @@ from index.query import (
     parse_text,
 )
 from index.repeal import related_keys
-from index.store import MetaStore, PassageRow
+from index.store import MetaStore, PassageRow, PassageWindow
 from ingest.citations import parse_citations
 
 log = logging.getLogger(__name__)
@@ -312,11 +312,16 @@ class Searcher:
 
     def _shape(self, v: _Version, ranked: list[int], k: int,
                max_articles: int | None = None) -> tuple[list[int], dict[int, PassageRow]]:
-        """At most `per_article` passages per article, near-duplicates collapsed, `k` at most."""
-        texts = v.store.passages(ranked[: max(60, k * 12)])
-        chosen = shape([p for p in ranked if p in texts], v.article_idx, lambda p: texts[p].text, k,
+        """At most `per_article` passages per article, near-duplicates collapsed, `k` at most.
+
+        Looks at the first max(60, 12k) ranked passages, reading their rows
+        lazily (`PassageWindow`): a page search stops after about k of them.
+        Returns the chosen positions and the rows read (the chosen ones among them).
+        """
+        window = PassageWindow(v.store, ranked[: max(60, k * 12)], chunk=min(k, max_articles or k) + 4)
+        chosen = shape(window.present(), v.article_idx, lambda p: window.rows[p].text, k,
                        self.config.per_article, self.config.dup_threshold, max_articles)
-        return chosen, texts
+        return chosen, window.rows
 
     def search(self, query: str, k: int = 5, category: str | list[str] | None = None,
                date_from: str | dt.date | None = None, date_to: str | dt.date | None = None,

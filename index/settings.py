@@ -34,6 +34,7 @@ class Settings:
     encoder: str = "int8"  # LAWFAQ_ENCODER: int8 (ONNX Runtime, the default) or fp32 (torch)
     query_model: str = ""  # LAWFAQ_QUERY_MODEL: a query tower from `index train` (folder or name); "" = the base model
     torch_threads: int = 1  # LAWFAQ_TORCH_THREADS: torch threads of a serving process (page, API, CLI search)
+    query_batch: int = 0  # LAWFAQ_QUERY_BATCH: int8 encoder: encode up to this many overlapping questions in one run (0: off)
     max_bytes: int = DEFAULT_MAX_BYTES  # LAWFAQ_MAX_BYTES: larger files and pages are skipped
     public_url: str = ""  # LAWFAQ_PUBLIC_URL: base of the page, for absolute article links
     query_log: str = ""  # LAWFAQ_QUERY_LOG: SQLite file of the question log ("off" disables it)

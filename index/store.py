@@ -158,7 +158,7 @@ class MetaStore:
         sql = "SELECT article_id, labels FROM passages WHERE article_id IN ({}) ORDER BY article_id, start"
         for aid, labels in select_in(self.db, sql, dict.fromkeys(article_ids)):
             have = out.setdefault(aid, [])
-            have.extend(x for x in json.loads(labels) if x not in have)
+            have.extend(x for x in _json_list(labels) if x not in have)
         return out
 
     def positions_citing(self, keys: Iterable[str]) -> set[int]:
@@ -211,8 +211,43 @@ class MetaStore:
         return [h for h, _ in rows], [t.split(" ") if t else [] for _, t in rows]
 
 
+class PassageWindow:
+    """Rows of the first positions of a ranking, read from the store in chunks as they are asked for.
+
+    Shaping may look as far as the window reaches (60 passages for k=5) but
+    usually stops after k to 2k of them; reading and decoding all 60 rows up
+    front was over half of a search's shaping time. Asking for positions in
+    ranking order reads one chunk at a time, so the rows seen are those of the
+    whole window, and the result is the same.
+    """
+
+    def __init__(self, store: MetaStore, positions: Iterable[int], chunk: int):
+        self._store = store
+        self._positions = [int(p) for p in positions]
+        self._chunk = max(1, chunk)
+        self._read = 0
+        self.rows: dict[int, PassageRow] = {}
+
+    def get(self, pos: int) -> PassageRow | None:
+        """The row at `pos` (a position of the window), None if the store has none."""
+        while pos not in self.rows and self._read < len(self._positions):
+            nxt = self._positions[self._read : self._read + self._chunk]
+            self._read += len(nxt)
+            self.rows.update(self._store.passages(nxt))
+        return self.rows.get(pos)
+
+    def present(self) -> Iterator[int]:
+        """The window's positions that have a row, in order, reading chunks as the caller advances."""
+        return (p for p in self._positions if self.get(p) is not None)
+
+
+def _json_list(text: str) -> list:
+    """A stored JSON list; most passages cite nothing, and "[]" needs no parser."""
+    return [] if text == "[]" else json.loads(text)
+
+
 def _passage(row: tuple) -> PassageRow:
-    return PassageRow(*row[:7], statutes=json.loads(row[7]), labels=json.loads(row[8]))
+    return PassageRow(*row[:7], statutes=_json_list(row[7]), labels=_json_list(row[8]))
 
 
 def _article(row: tuple) -> ArticleRow:

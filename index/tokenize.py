@@ -14,6 +14,7 @@ import hashlib
 import logging
 import threading
 import unicodedata
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -74,6 +75,10 @@ class LegalTokenizer:
         self._jieba: jieba.Tokenizer | None = None
         self._stopwords: frozenset[str] = frozenset()
         self._synonyms: dict[str, list[str]] = {}
+        # character -> its NFKC+lowercase form, learnt as highlighting meets them (`_char_pieces`)
+        self._known_chars: set[str] = set()
+        self._char_table: dict[int, str] = {}
+        self._multi_chars: set[str] = set()
 
     @property
     def checksum(self) -> str:
@@ -144,18 +149,43 @@ class LegalTokenizer:
         text = unicodedata.normalize("NFKC", text).lower()
         return self._ensure_converter().convert(text)
 
-    def _normalize_mapped(self, text: str) -> tuple[str, list[int]]:
+    def _char_pieces(self, text: str) -> bool:
+        """Learn NFKC+lowercase of each new character of `text`; True if none changes length.
+
+        Per-character normalisation was most of the time spent highlighting a
+        hit; a passage uses a few hundred distinct characters out of a few
+        thousand the corpus has, so each is normalised once per process and
+        the text is then mapped with one `str.translate`. The table is written
+        before a character is marked known, so a reader on another thread never
+        sees a known character without its entry.
+        """
+        chars = set(text)
+        for ch in chars - self._known_chars:
+            piece = unicodedata.normalize("NFKC", ch).lower()
+            if piece != ch:
+                self._char_table[ord(ch)] = piece
+                if len(piece) != 1:
+                    self._multi_chars.add(ch)
+            self._known_chars.add(ch)
+        return chars.isdisjoint(self._multi_chars)
+
+    def _normalize_mapped(self, text: str) -> tuple[str, Sequence[int]]:
         """Normalise char by char; return the normalised string and, for each of
         its characters, the index of the original character it came from."""
-        pieces = [unicodedata.normalize("NFKC", ch).lower() for ch in text]
-        origin = [i for i, piece in enumerate(pieces) for _ in piece]
-        joined = "".join(pieces)
+        if self._char_pieces(text):  # every character maps to one: positions do not move
+            pieces: list[str] = []
+            origin: Sequence[int] = range(len(text))
+            joined = text.translate(self._char_table)
+        else:
+            pieces = [unicodedata.normalize("NFKC", ch).lower() for ch in text]
+            origin = [i for i, piece in enumerate(pieces) for _ in piece]
+            joined = "".join(pieces)
         conv = self._ensure_converter()
         converted = conv.convert(joined)  # phrase-aware conversion
         if len(converted) != len(joined):
             # A phrase mapping changed the length: fall back to per-piece
             # conversion so positions stay traceable.
-            pieces = [conv.convert(p) for p in pieces]
+            pieces = [conv.convert(p) for p in (pieces or [self._char_table.get(ord(ch), ch) for ch in text])]
             origin = [i for i, piece in enumerate(pieces) for _ in piece]
             converted = "".join(pieces)
         return converted, origin

@@ -84,7 +84,7 @@ def _score(searcher, questions: dict[str, str], qrels, mode: str) -> dict[str, f
     return score_runs(rank_all(searcher, questions, mode), {q: qrels[q] for q in questions})
 
 
-def out_of_fold_vectors(vectors: IndexVectors, base_dir: Path, prompt: str, labelled: list[Pair],
+def out_of_fold_vectors(matrices: list[np.ndarray], base_dir: Path, prompt: str, labelled: list[Pair],
                         mined: list[Pair], folds: list[list[str]], clean: Callable[[str], str],
                         config: TrainConfig, progress=None) -> tuple[dict[str, np.ndarray], list[float]]:
     """Train one tower per fold; each fold's questions are encoded by the tower that never saw them."""
@@ -94,7 +94,7 @@ def out_of_fold_vectors(vectors: IndexVectors, base_dir: Path, prompt: str, labe
         held = set(test)
         t = time.perf_counter()
         train = [p for p in labelled if p.key not in held]
-        tower = train_query_tower(base_dir, prompt, vectors.vectors, train, mined, config,
+        tower = train_query_tower(base_dir, prompt, matrices, train, mined, config,
                                   progress=(lambda m, f=f: progress(f"fold {f + 1}/{len(folds)} {m}")) if progress else None)
         seconds.append(time.perf_counter() - t)
         texts = [clean(p.text) for p in labelled if p.key in held]
@@ -105,19 +105,20 @@ def out_of_fold_vectors(vectors: IndexVectors, base_dir: Path, prompt: str, labe
 
 def cross_validate(searcher, base_dir: Path, labelled: list[Pair], mined: list[Pair],
                    qrels: dict[str, dict[str, int]], config: TrainConfig, folds: int = 5,
-                   progress: Callable[[str], None] | None = None) -> CrossValidation:
+                   progress: Callable[[str], None] | None = None,
+                   matrices: list[np.ndarray] | None = None) -> CrossValidation:
     """Figures for base vs trained (dense, hybrid 1:1, hybrid with learned fusion), mean ± sd over folds.
 
     `searcher` is opened on the index with its base embedder; it is reused
     with fixed vectors (base, then out-of-fold) so nothing is loaded twice.
     """
-    vectors = IndexVectors.load(searcher.layout.current())
+    matrices = matrices or [IndexVectors.load(searcher.layout.current()).vectors]
     prompt = searcher.embedder.query_prompt
     questions = {p.key: searcher.clean_query(p.text) for p in labelled}
     texts = list(questions.values())
     base = FixedVectors(dict(zip(texts, searcher.embedder.encode_queries(texts), strict=True)), searcher.embedder.checksum)
     splits = split_folds(list(questions), folds, config.seed)
-    oof, seconds = out_of_fold_vectors(vectors, base_dir, prompt, labelled, mined, splits,
+    oof, seconds = out_of_fold_vectors(matrices, base_dir, prompt, labelled, mined, splits,
                                        searcher.clean_query, config, progress)
     trained = FixedVectors(oof, searcher.embedder.checksum)
     original_embedder, original_config = searcher._embedder, searcher.config

@@ -8,6 +8,7 @@ question it answers, and a heading the question its section answers.
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ class Pair:
     positives: np.ndarray  # passage positions in the index version
     source: str  # "labelled", "title" or "heading"
     key: str  # the question id or the article id: what cross-validation splits on
+    group: int = 0  # which index's passage vectors `positives` point into (training over several indexes)
 
 
 @dataclass
@@ -88,8 +90,14 @@ def labelled_pairs(vectors: IndexVectors, queries: dict[str, str], qrels: dict[s
     return pairs
 
 
+# "<any law's name>第四十二条(之一)": a statute's label, whether or not the citation parser knows the law
+_STATUTE_LABEL = re.compile(r"^[^，。？！?!,]{2,80}?第[一二三四五六七八九十百千零〇两\d]+条(之[一二三四五六七八九十])?$")
+
+
 def _only_citations(text: str) -> bool:
     """A title like 中华人民共和国民法典第五十四条 names a statute; it is not a lay question."""
+    if _STATUTE_LABEL.match(text.strip()):
+        return True
     keep = [True] * len(text)
     for c in parse_citations(text):
         for i in range(*c.span):

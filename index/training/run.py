@@ -13,9 +13,10 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from index.layout import IndexDir
 from index.training.artifact import TrainedModel, save_query_tower, trained_root
 from index.training.crossval import CrossValidation, cross_validate
 from index.training.fusion import FixedVectors, fit_fusion
@@ -40,13 +41,24 @@ class TrainResult:
         }
 
 
+def _compatible(version_dir: Path, model: dict) -> IndexVectors:
+    """Another index's vectors, if they come from the same passage model (one tower serves both)."""
+    other = IndexVectors.load(version_dir)
+    if other.model.get("checksum") != model.get("checksum"):
+        raise ValueError(f"{version_dir} was built with model {other.model.get('name')} "
+                         f"({other.model.get('checksum')}), not {model.get('name')} ({model.get('checksum')}): "
+                         "a tower learns one passage model's space")
+    return other
+
+
 def default_name(manifest_model: dict) -> str:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"query-{manifest_model.get('checksum', 'model')[:8]}-{stamp}"
 
 
 def train(searcher, queries: dict[str, str] | None = None, qrels: dict[str, dict[str, int]] | None = None,
-          folds: int = 5, final: bool = True, mine: bool = True, name: str | None = None,
+          folds: int = 5, final: bool = True, mine: bool = True, also: list[Path] | None = None,
+          name: str | None = None,
           out_root: Path | None = None, config: TrainConfig | None = None,
           progress: Callable[[str], None] | None = None) -> TrainResult:
     """Train a query tower for the index `searcher` serves (opened with its base embedder)."""
@@ -58,6 +70,12 @@ def train(searcher, queries: dict[str, str] | None = None, qrels: dict[str, dict
     vectors = IndexVectors.load(version)
     labelled = labelled_pairs(vectors, queries or {}, qrels or {})
     mined = mined_pairs(version) if mine else []
+    matrices, also_versions = [vectors.vectors], []
+    for group, other in enumerate(also or [], start=1):
+        other_vectors = _compatible(IndexDir(Path(other)).current(), vectors.model)
+        matrices.append(other_vectors.vectors)
+        also_versions.append(str(other_vectors.path))
+        mined += [replace(p, group=group) for p in mined_pairs(other_vectors.path)] if mine else []
     counts = {"labelled": len(labelled), **Counter(p.source for p in mined)}
     say(f"training pairs: {counts}")
     base_dir = Path(searcher.embedder.model_dir)
@@ -65,13 +83,13 @@ def train(searcher, queries: dict[str, str] | None = None, qrels: dict[str, dict
     cv = None
     if labelled and folds > 1:
         t = time.perf_counter()
-        cv = cross_validate(searcher, base_dir, labelled, mined, qrels or {}, config, folds, say)
+        cv = cross_validate(searcher, base_dir, labelled, mined, qrels or {}, config, folds, say, matrices)
         seconds["cross_validation"] = time.perf_counter() - t
         say("cross-validated (mean ± sd over folds):\n" + cv.table())
     if not final:
         return TrainResult(None, cv, seconds)
     t = time.perf_counter()
-    tower = train_query_tower(base_dir, searcher.embedder.query_prompt, vectors.vectors, labelled, mined, config,
+    tower = train_query_tower(base_dir, searcher.embedder.query_prompt, matrices, labelled, mined, config,
                               progress=lambda m: say(f"final {m}"))
     seconds["final_training"] = time.perf_counter() - t
     fusion = None
@@ -90,7 +108,7 @@ def train(searcher, queries: dict[str, str] | None = None, qrels: dict[str, dict
         "index_model": vectors.model,
         "base_model_dir": str(base_dir),
         "trained_against": {"index": str(searcher.layout.root), "version": version.name,
-                            "passages": int(vectors.vectors.shape[0])},
+                            "passages": int(vectors.vectors.shape[0]), "also": also_versions},
         "training": {"pairs": counts, "config": config.to_dict(), "seconds": round(seconds["final_training"], 1)},
         "fusion": fusion,
         "cross_validation": cv.to_dict() if cv else None,
