@@ -214,3 +214,67 @@ class TokenEncoder:
         """One text, numpy all the way (the query path)."""
         hidden, _ = self.hidden([text])
         return sae.encode(hidden, top_k)
+
+
+# ---------------------------------------------------------------- corpus pass (cached)
+
+def passage_texts(version_dir: Path) -> list[str]:
+    """What the dense encoder saw for each passage position (index.build.embed_text), without a prompt."""
+    import sqlite3
+
+    from index.build import embed_text
+
+    db = sqlite3.connect(f"file:{version_dir / 'meta.sqlite'}?mode=ro", uri=True)
+    try:
+        rows = db.execute("SELECT p.pos, a.title, p.text FROM passages p JOIN articles a ON a.id = p.article_id "
+                          "ORDER BY p.pos").fetchall()
+    finally:
+        db.close()
+    if [r[0] for r in rows] != list(range(len(rows))):
+        raise ValueError(f"{version_dir}: passage positions are not 0..n-1")
+    return [embed_text(title, text) for _pos, title, text in rows]
+
+
+def encode_corpus(texts: list[str], encoder: TokenEncoder, sae: SAE, batch: int = 32,
+                  log=print) -> tuple[np.ndarray, np.ndarray]:
+    """(n, 256) latent ids (-1 = empty) and values for every text, shortest texts batched together."""
+    n = len(texts)
+    idx = np.full((n, TEXT_TOP_K), -1, np.int32)
+    val = np.zeros((n, TEXT_TOP_K), np.float32)
+    order = np.argsort([len(t) for t in texts], kind="stable")
+    started = time.perf_counter()
+    for b in range(0, n, batch):
+        chunk = order[b : b + batch]
+        hidden, owner = encoder.hidden([texts[i] for i in chunk])
+        pooled = torch_pooled(sae, hidden, owner, len(chunk))
+        for r, i in enumerate(chunk):
+            ix, vl = top_entries(pooled[r], TEXT_TOP_K)
+            idx[i, : len(ix)] = ix
+            val[i, : len(vl)] = vl
+        done = min(b + batch, n)
+        if done % (batch * 100) < batch or done == n:
+            rate = done / (time.perf_counter() - started)
+            log(f"sparse: {done}/{n} passages, {rate:.0f}/s, ~{(n - done) / rate / 60:.1f} min left")
+    return idx, val
+
+
+def corpus_sparse(version_dir: Path, encoder: TokenEncoder, sae: SAE, log=print):
+    """The version's passages as a CSC matrix (n, N), computed once and cached beside the model exports."""
+    from scipy.sparse import csr_matrix
+
+    from index.model import cache_dir
+
+    cache = cache_dir() / "bench-sparse" / f"{version_dir.parent.parent.name}-{version_dir.name}-{TOKENS_EXPORT}.npz"
+    if cache.exists():
+        data = np.load(cache)
+        idx, val = data["idx"], data["val"]
+    else:
+        idx, val = encode_corpus(passage_texts(version_dir), encoder, sae, log=log)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp.npz")
+        np.savez(tmp, idx=idx, val=val)
+        os.replace(tmp, cache)
+    rows = np.repeat(np.arange(len(idx)), idx.shape[1])
+    keep = idx.reshape(-1) >= 0
+    mat = csr_matrix((val.reshape(-1)[keep], (rows[keep], idx.reshape(-1)[keep])), shape=(len(idx), sae.n))
+    return mat.tocsc()

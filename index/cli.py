@@ -287,6 +287,30 @@ def _add_index(p: argparse.ArgumentParser, required: bool = False) -> None:
                        help="index directory (default: LAWFAQ_INDEX or var/index)")
 
 
+def _train_options(p: argparse.ArgumentParser) -> None:
+    from index.training.tower import TrainConfig
+
+    _add_index(p)
+    p.add_argument("--queries", help='labelled questions, JSONL {"qid","question"} (never the eval set)')
+    p.add_argument("--qrels", help="their answers, TSV qid<TAB>article_id")
+    p.add_argument("--folds", type=int, default=5, help="cross-validation folds over --queries (default 5; 0 = none)")
+    p.add_argument("--cv-only", action="store_true", help="report cross-validated figures, save no model")
+    p.add_argument("--no-mine", action="store_true", help="do not learn from the index's titles and headings")
+    p.add_argument("--also-index", action="append",
+                   help="also learn the titles and headings of this index (same model; repeatable): one tower for both")
+    p.add_argument("--name", help="the tower's folder name (default query-<model>-<time>)")
+    p.add_argument("--out", help="folder to save the tower in (default LAWFAQ_CACHE/trained)")
+    defaults = TrainConfig()
+    p.add_argument("--epochs", type=int, default=defaults.epochs, help="passes over the pairs (default %(default)s)")
+    p.add_argument("--learning-rate", type=float, default=defaults.learning_rate,
+                   help="AdamW learning rate (default %(default)s)")
+    p.add_argument("--temperature", type=float, default=defaults.temperature,
+                   help="softmax temperature (default %(default)s)")
+    p.add_argument("--batch-size", type=int, default=defaults.batch_size, help="questions per step (default %(default)s)")
+    p.add_argument("--seed", type=int, default=defaults.seed, help="shuffling and fold seed (default %(default)s)")
+    p.add_argument("--json", action="store_true", help="machine-readable result")
+
+
 def make_parser() -> argparse.ArgumentParser:
     parent = verbose_parent()
     parser = argparse.ArgumentParser(prog="python -m index", description=__doc__.splitlines()[0],
@@ -340,28 +364,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--query-model", action="append",
                    help="also score this trained query tower (folder or name; repeatable), beside the base model")
 
-    from index.training.tower import TrainConfig
-
-    p = command("train", cmd_train)
-    _add_index(p)
-    p.add_argument("--queries", help='labelled questions, JSONL {"qid","question"} (never the eval set)')
-    p.add_argument("--qrels", help="their answers, TSV qid<TAB>article_id")
-    p.add_argument("--folds", type=int, default=5, help="cross-validation folds over --queries (default 5; 0 = none)")
-    p.add_argument("--cv-only", action="store_true", help="report cross-validated figures, save no model")
-    p.add_argument("--no-mine", action="store_true", help="do not learn from the index's titles and headings")
-    p.add_argument("--also-index", action="append",
-                   help="also learn the titles and headings of this index (same model; repeatable): one tower for both")
-    p.add_argument("--name", help="the tower's folder name (default query-<model>-<time>)")
-    p.add_argument("--out", help="folder to save the tower in (default LAWFAQ_CACHE/trained)")
-    defaults = TrainConfig()
-    p.add_argument("--epochs", type=int, default=defaults.epochs, help="passes over the pairs (default %(default)s)")
-    p.add_argument("--learning-rate", type=float, default=defaults.learning_rate,
-                   help="AdamW learning rate (default %(default)s)")
-    p.add_argument("--temperature", type=float, default=defaults.temperature,
-                   help="softmax temperature (default %(default)s)")
-    p.add_argument("--batch-size", type=int, default=defaults.batch_size, help="questions per step (default %(default)s)")
-    p.add_argument("--seed", type=int, default=defaults.seed, help="shuffling and fold seed (default %(default)s)")
-    p.add_argument("--json", action="store_true", help="machine-readable result")
+    _train_options(command("train", cmd_train))
 
     p = command("insights", cmd_insights)
     _add_index(p)
