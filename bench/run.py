@@ -3,7 +3,8 @@
 Quick (~2-3 min, the CI check): shipped corpus only, 100 questions, 64
 passages, 20k vectors. Full (~40+ min on 2 cores): adds the 55k-article
 STARD index and its questions, 600 questions, 256 passages, 100k and 1M
-vectors, the real-vector HNSW check, and the nightly job on STARD (a cold
+vectors, the real-vector HNSW check, the search page under 1-8 concurrent
+visitors (real Streamlit + headless Chromium, bench/page.py), and the nightly job on STARD (a cold
 full build of its own copy, ~35 min more; `--only nightly` runs it alone). Writes results.json, results.md,
 latency.png and recall_at_k.png to --out (default: bench/out for --quick,
 docs/bench for --full).

@@ -72,10 +72,29 @@ def is_web_url(url: str | None) -> bool:
     return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
 
 
+_QUOTED: dict[str, str] = {}  # character -> its percent-encoding with safe="" (a few thousand at most)
+
+
+def quote_all(text: str) -> str:
+    """`urllib.parse.quote(text, safe="")`, one dictionary lookup per character.
+
+    Every hit quotes its article and passage ids (Chinese statute names in
+    STARD: ~45 UTF-8 bytes each); quote() walks them byte by byte, a tenth of
+    a search's shaping time. Each character is encoded by quote() itself once.
+    """
+    table = _QUOTED
+    try:
+        return "".join([table[ch] for ch in text])
+    except KeyError:
+        for ch in set(text) - table.keys():
+            table[ch] = quote(ch, safe="")
+        return "".join([table[ch] for ch in text])
+
+
 def article_link(article_id: str, passage_id: str | None = None, base_url: str = "") -> str:
     """Our own article view (the page's ?article= route)."""
-    link = f"{base_url}?article={quote(article_id, safe='')}"
-    return link + (f"&passage={quote(passage_id, safe='')}" if passage_id else "")
+    link = f"{base_url}?article={quote_all(article_id)}"
+    return link + (f"&passage={quote_all(passage_id)}" if passage_id else "")
 
 
 def link_for(url: str | None, article_id: str, passage_id: str, sentence: str, base_url: str = "") -> str:

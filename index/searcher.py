@@ -401,12 +401,11 @@ class Searcher:
         return False, ""
 
     def _make_hits(self, v, query, chosen, texts, ranking: _Ranking) -> list[Hit]:
-        arts = v.store.articles(texts[p].article_id for p in chosen)
-        art_labels = v.store.labels_of(arts)
+        heads = v.store.article_heads(texts[p].article_id for p in chosen)  # row + statutes cited in it
         hits = []
         for rank, pos in enumerate(chosen, start=1):
             row = texts[pos]
-            art = arts[row.article_id]
+            art, art_statutes = heads[row.article_id]
             spans = self.tokenizer.match_spans(query, row.text, tokens=ranking.tokens)
             best = best_sentence(row.text, spans)
             hits.append(
@@ -418,7 +417,7 @@ class Searcher:
                     dense_score=ranking.dense_score.get(pos), bm25_score=ranking.bm25_score.get(pos),
                     statutes=row.labels, matched_terms=list(dict.fromkeys(row.text[s:e] for s, e in spans)),
                     match_spans=spans, best_sentence=best, cites_query_statute=pos in ranking.cited,
-                    article_statutes=art_labels.get(row.article_id, []),
+                    article_statutes=art_statutes,
                 )
             )
         return hits

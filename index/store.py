@@ -161,6 +161,24 @@ class MetaStore:
             have.extend(x for x in _json_list(labels) if x not in have)
         return out
 
+    def article_heads(self, article_ids: Iterable[str]) -> dict[str, tuple[ArticleRow, list[str]]]:
+        """What a hit shows of each article: its row without the body, and `labels_of` it, in one query.
+
+        A search's hits need the title, link, category and date of ~5 articles
+        and the statutes cited anywhere in them; one join instead of two
+        statements, and no article body read (issue 14: shaping <= 1 ms).
+        `ArticleRow.body` is "" here.
+        """
+        out: dict[str, tuple[ArticleRow, list[str]]] = {}
+        sql = ("SELECT a.id, a.title, a.url, a.category, a.published, a.tags, '', a.content_hash, p.labels "
+               "FROM articles a JOIN passages p ON p.article_id = a.id WHERE a.id IN ({}) ORDER BY a.id, p.start")
+        for row in select_in(self.db, sql, dict.fromkeys(article_ids)):
+            if row[0] not in out:
+                out[row[0]] = (_article(row[:8]), [])
+            have = out[row[0]][1]
+            have.extend(x for x in _json_list(row[8]) if x not in have)
+        return out
+
     def positions_citing(self, keys: Iterable[str]) -> set[int]:
         return {r[0] for r in select_in(self.db, "SELECT pos FROM statutes WHERE key IN ({})", dict.fromkeys(keys))}
 

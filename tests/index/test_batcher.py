@@ -55,3 +55,33 @@ def test_one_caller_runs_alone_and_an_error_reaches_every_caller_of_its_batch():
     assert np.array_equal(QueryBatcher(lambda t: np.stack([_vec(x) for x in t])).encode("离婚"), _vec("离婚"))
     with pytest.raises(RuntimeError):  # the batcher is free again after an error
         failing.encode("离婚")
+
+
+@pytest.mark.slow
+def test_int8_embedder_batches_overlapping_questions_when_asked(embedder):
+    """LAWFAQ_QUERY_BATCH's path: concurrent questions share runs, vectors stay close to their own."""
+    if not hasattr(embedder, "set_query_batch"):
+        pytest.skip("LAWFAQ_ENCODER=fp32")
+    questions = ["网贷逾期会有人上门吗", "被公司辞退能拿多少补偿", "离婚冷静期多久", "交通事故对方全责怎么赔"] * 3
+    alone = {q: embedder.encode_queries([q])[0] for q in questions}
+    previous = embedder.query_batch
+    embedder.set_query_batch(4)
+    try:
+        got: dict[int, np.ndarray] = {}
+        gate = threading.Barrier(4)
+
+        def worker(i: int) -> None:
+            gate.wait()
+            for j in range(i, len(questions), 4):
+                got[j] = embedder.encode_queries([questions[j]])[0]
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert len(got) == len(questions) and embedder.query_batch == 4
+        assert min(float(got[j] @ alone[q]) for j, q in enumerate(questions)) > 0.99
+    finally:
+        embedder.set_query_batch(previous)
+    assert np.array_equal(embedder.encode_queries([questions[0]])[0], alone[questions[0]])

@@ -124,3 +124,31 @@ def test_passage_window_shapes_exactly_like_reading_the_whole_window(tmp_path):
             got = shape(lazy.present(), article_idx, lambda p, lazy=lazy: lazy.rows[p].text, k)
             assert got == want, trial
             assert all(lazy.rows[p] == rows[p] for p in got)
+
+
+def test_article_heads_equal_articles_and_labels_of(tmp_path):
+    with MetaStore(tmp_path / "m.sqlite") as store:
+        for a, labels in enumerate([[], ["民法典第1条"], ["民法典第2条", "民法典第1条"]]):
+            store.add_article(Article(id=f"a{a}", title=f"标题{a}", body="很长的正文" * 50, url=None,
+                                      category="劳动纠纷", tags=["t"]), f"h{a}")
+            for n in range(3):
+                store.add_passage(a * 3 + n, Passage(id=f"a{a}#{n}", article_id=f"a{a}", text="段", start=2 - n,
+                                                     end=3 - n, statute_labels=labels[n:]), f"e{a}{n}", [])
+        store.commit()
+        ids = ["a2", "a0", "a1", "a2", "missing"]
+        heads = store.article_heads(ids)
+        arts, labels = store.articles(ids), store.labels_of(ids)
+        assert set(heads) == set(arts) == {"a0", "a1", "a2"}
+        for aid, (head, cited) in heads.items():
+            assert head.body == "" and head.title == arts[aid].title and head.tags == arts[aid].tags
+            assert (head.url, head.category, head.published) == (arts[aid].url, arts[aid].category, arts[aid].published)
+            assert cited == labels.get(aid, [])
+
+
+def test_quote_all_equals_urllib_quote_with_nothing_safe():
+    from urllib.parse import quote
+
+    from index.hits import quote_all
+
+    for text in TEXTS + _random_texts(300) + ["促进个体工商户发展条例第十一条#0", "a/b?c=d&e%f~g.h_i-j k"]:
+        assert quote_all(text) == quote(text, safe="")
