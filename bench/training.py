@@ -88,7 +88,7 @@ def compare(index_dir: Path, eval_set, towers: dict[str, Path], latency_question
 def render(t: dict) -> list[str]:
     """The markdown section for results.md and docs/bench/training.md."""
     out = ["## Trained query towers (issue 13)", ""]
-    cv = (t.get("towers", {}).get("stard") or {}).get("cross_validation")
+    cv = next((tw["cross_validation"] for tw in (t.get("towers") or {}).values() if tw.get("cross_validation")), None)
     if cv:
         out += ["STARD, 5-fold cross-validation by question (mean ± sd over folds; every figure on questions "
                 "the fold's tower never saw; the real page ranking):", ""]

@@ -29,6 +29,7 @@ class QueryTunedEmbedder:
         self.model_dir = passages.model_dir
         self.query_prompt, self.passage_prompt = passages.query_prompt, passages.passage_prompt
         self.fusion: dict | None = record.get("fusion")
+        self.fusion_sources: list[str] = record.get("fusion_sources") or []
 
     @property
     def checksum(self) -> str:
@@ -47,8 +48,22 @@ class QueryTunedEmbedder:
                 "trained_on": self.record.get("training", {}).get("pairs"),
                 "cross_validation": self.record.get("cross_validation", {}).get("summary")}
 
+    def fusion_for(self, manifest: dict) -> dict | None:
+        """The learned fusion weights, only for the corpus they were fitted on (its sources).
+
+        Weights fitted on statutes (BM25 worth 0.25 of the vectors) cost a FAQ site
+        with its own wording hybrid R@10 and MRR@10; elsewhere the 1:1 fusion stays.
+        """
+        if self.fusion and self.fusion_sources and sorted(manifest.get("sources") or []) == self.fusion_sources:
+            return {k: self.fusion[k] for k in ("w_dense", "w_bm25", "rrf_k")}
+        return None
+
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         return self.queries.encode_queries(texts)
+
+    def judge_queries(self, texts: list[str]) -> np.ndarray:
+        """The base model's query vectors: the "no good match" floors were calibrated on its cosines."""
+        return self.passages.encode_queries(texts)
 
     def encode_passages(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
         return self.passages.encode_passages(texts, show_progress=show_progress)
@@ -90,5 +105,46 @@ def query_tuned(passages, folder: Path, encoder: str) -> QueryTunedEmbedder:
             "or unset LAWFAQ_QUERY_MODEL."
         )
     tower = Embedder(folder, name=record.get("name"))
-    queries = tower if encoder == "fp32" else int8_embedder(tower, folder / ".int8")
+    queries = tower if encoder == "fp32" else _int8_if_faithful(tower, int8_embedder(tower, folder / ".int8"))
     return QueryTunedEmbedder(passages, queries, record, folder)
+
+
+# Questions of every kind the firm gets, for checking an int8 export against its fp32 tower.
+SAMPLE_QUESTIONS = (
+    "网贷逾期三个月会被起诉吗", "被公司辞退能拿多少补偿", "离婚后孩子抚养权归谁", "交通事故对方全责怎么索赔",
+    "房东不退押金怎么办", "借钱不还可以报警吗", "工伤认定需要哪些材料", "遗产继承兄弟姐妹有份吗",
+    "买房定金可以退吗", "试用期可以随便辞退吗", "老板拖欠工资去哪里投诉", "婚前买的房子离婚要分吗",
+    "被狗咬了主人要赔多少", "信用卡逾期会坐牢吗", "个体工商户的债务谁来还", "劳动合同到期不续签有补偿吗",
+    "邻居装修噪音扰民怎么处理", "网购买到假货怎么维权", "酒驾被抓会怎么处罚", "合同没有盖章有效吗",
+    "父母去世没有遗嘱房子怎么分", "公司不交社保可以辞职吗", "被人打了轻伤怎么处理", "催收爆通讯录违法吗",
+    "高空抛物砸伤人谁负责", "夫妻共同债务怎么认定", "未成年人打赏的钱能退吗", "物业费不交会怎么样",
+    "民法典第1032条规定了什么", "刑法第293条寻衅滋事怎么判",
+)
+MIN_AGREEMENT = 0.99  # median cosine int8 vs fp32; the base model's export measures 0.997
+
+
+def _int8_if_faithful(tower, int8):
+    """The int8 export, if it answers like the fp32 tower; else the fp32 tower itself, with a warning.
+
+    A tower fine-tuned at a high learning rate can quantise worse than the base
+    model (measured: median cosine 0.970, minimum 0.73 on 100 STARD questions,
+    where the base model's export gives 0.997): then its cross-validated
+    figures, which were scored in fp32, would not be what the page serves.
+    Measured once per export, kept beside it.
+    """
+    import json
+    import logging
+
+    path = int8.folder / "agreement.json"
+    try:
+        agreement = json.loads(path.read_text())["median_cosine"]
+    except (OSError, ValueError, KeyError):
+        questions = list(SAMPLE_QUESTIONS)
+        agreement = float(np.median(np.sum(tower.encode_queries(questions) * int8.encode_queries(questions), axis=1)))
+        path.write_text(json.dumps({"median_cosine": agreement, "questions": len(questions)}))
+    if agreement < MIN_AGREEMENT:
+        logging.getLogger(__name__).warning(
+            "query tower %s: its int8 export agrees with it only to median cosine %.3f (< %.2f); "
+            "questions are encoded in fp32 (torch) instead", tower.model_dir, agreement, MIN_AGREEMENT)
+        return tower
+    return int8

@@ -78,6 +78,8 @@ class _Ranking:
     bm25_score: dict[int, float]
     cited: set[int]
     tokens: list[str]  # the query's BM25 tokens, reused to highlight every hit
+    # with a trained query tower: the base model's best cosine, what the "no good match" floors were set on
+    judge_dense: float | None = None
 
 
 @dataclass
@@ -150,8 +152,8 @@ class Searcher:
         self._failed_version: str | None = None
         self.refresh_error: str | None = None
         self._version = self._open_current()
-        fusion = getattr(self._embedder, "fusion", None)
-        if config is None and fusion:  # a trained query tower brings the fusion fitted with it
+        fusion = getattr(self._embedder, "fusion_for", lambda manifest: None)(self._version.manifest)
+        if config is None and fusion:  # a trained query tower brings the fusion fitted on this corpus
             self.config = replace(self.config, **fusion)
 
     @classmethod
@@ -350,11 +352,17 @@ class Searcher:
         timings: dict[str, float] = {}
         if not query:
             return HitList(query=query, message="请输入问题", timings=timings, version=v.name)
-        ranking = self._rank(v, query, mode, self._mask(v, request), timings)
+        mask = self._mask(v, request)
+        ranking = self._rank(v, query, mode, mask, timings)
         t = time.perf_counter()
         chosen, texts = self._shape(v, ranking.ranked, request.k)
         hits = self._make_hits(v, query, chosen, texts, ranking)
         timings["shaping_ms"] = (time.perf_counter() - t) * 1000
+        if mode != "bm25" and hasattr(self.embedder, "judge_queries"):
+            t = time.perf_counter()
+            scores, _ = v.retrieval.dense_top(self.embedder.judge_queries([query])[0], 1, mask)
+            ranking.judge_dense = float(scores[0]) if len(scores) else None
+            timings["judge_ms"] = (time.perf_counter() - t) * 1000
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         weak, message = self._judge(hits, ranking, mode)
         return HitList(hits, query=query, weak=weak, message=message, timings=timings, version=v.name)
@@ -393,7 +401,8 @@ class Searcher:
             return False, ""
         if mode == "bm25" or not ranking.dense_score:
             return False, ""
-        best_dense = max(ranking.dense_score.values())
+        # a tower's cosines sit elsewhere (trained at temperature 0.03): judge on the base model's, as calibrated
+        best_dense = ranking.judge_dense if ranking.judge_dense is not None else max(ranking.dense_score.values())
         best_bm25 = max(ranking.bm25_score.values()) if ranking.bm25_score else 0.0
         cfg = self.config
         if best_dense < cfg.weak_floor or (best_dense < cfg.sure_floor and best_bm25 < cfg.bm25_support):

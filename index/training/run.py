@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from index.layout import IndexDir
+from index.layout import IndexDir, read_manifest
 from index.training.artifact import TrainedModel, save_query_tower, trained_root
 from index.training.crossval import CrossValidation, cross_validate
 from index.training.fusion import FixedVectors, fit_fusion
@@ -111,6 +111,7 @@ def train(searcher, queries: dict[str, str] | None = None, qrels: dict[str, dict
                             "passages": int(vectors.vectors.shape[0]), "also": also_versions},
         "training": {"pairs": counts, "config": config.to_dict(), "seconds": round(seconds["final_training"], 1)},
         "fusion": fusion,
+        "fusion_sources": sorted(read_manifest(version).get("sources") or []) if fusion else [],
         "cross_validation": cv.to_dict() if cv else None,
     }
     root = out_root or trained_root(default_cache())
