@@ -127,7 +127,8 @@ def _int8_agreement(tower: Path, questions: list[str]) -> dict:
 
     fp32 = Embedder(tower)
     int8 = int8_embedder(fp32, tower / ".int8")
-    cos = np.sum(fp32.encode_queries(questions) * int8.encode_queries(questions), axis=1)
+    served = np.concatenate([int8.encode_queries([q]) for q in questions])  # one per search, as served
+    cos = np.sum(fp32.encode_queries(questions) * served, axis=1)
     return {"questions": len(questions), "median_cosine": float(np.median(cos)), "min_cosine": float(cos.min())}
 
 
