@@ -54,6 +54,9 @@ def embed_texts_ray(texts: list[str], hashes: list[str], factory=_default_factor
     import ray
 
     if not ray.is_initialized():
+        # Ray waits 30 s for a local head's GCS server to bind its port; a loaded 2-core machine can need more
+        # (seen in CI: "Timed out waiting for file .../gcs_server_port"). An operator's own value wins.
+        os.environ.setdefault("RAY_gcs_server_port_wait_time_s", "180")
         ray.init(address=os.environ.get("RAY_ADDRESS") or None, include_dashboard=False,
                  log_to_driver=False, ignore_reinit_error=True)
     n = actors_wanted()
