@@ -20,6 +20,7 @@ def test_ray_actor_pool_embeds_exactly_like_the_local_loop(tmp_path, small_corpu
     articles = load_many([str(small_corpus)], LoadConfig()).articles
     texts = [embed_text(a.title, p.text) for a in articles for p in chunk_article(a)][:24]
     hashes = [text_hash(t) for t in texts]
+    _start_local_ray(ray)
     try:
         got = embed_texts_ray(texts, hashes, model_checksum=embedder.checksum)
         assert set(got) == set(hashes)
@@ -40,3 +41,20 @@ def test_ray_actor_pool_embeds_exactly_like_the_local_loop(tmp_path, small_corpu
     cache.close()
     mine = {h: v for h, v in zip(hashes, want, strict=True)}
     np.testing.assert_allclose(cached, np.stack([mine[h] for h in hashes if h in {r[0] for r in rows}]), atol=1e-5)
+
+
+def _start_local_ray(ray) -> None:
+    """A local head, given two tries: on a loaded 2-core machine Ray's own fixed 30 s wait for its raylet
+    to register can run out (seen in CI while benchmarks ran beside it). That is Ray's start-up, not
+    what this test checks, so a second failure skips with the reason instead of failing the suite."""
+    for attempt in (1, 2):
+        try:
+            ray.init(include_dashboard=False, log_to_driver=False, num_cpus=2)
+            return
+        except Exception as exc:  # Ray raises a bare Exception / RuntimeError for start-up timeouts
+            ray.shutdown()
+            if "timed out" not in str(exc).lower() and "Timed out" not in str(exc):
+                raise
+            if attempt == 2:
+                pytest.skip(f"a local Ray head did not start on this loaded machine: {exc}")
+
