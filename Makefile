@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 INDEX ?= var/index
 PORT ?= 8501
 API_PORT ?= 8000
+# one API process per core: Python's GIL serialises the non-numeric part of a process's searches
+API_WORKERS ?= $(shell nproc 2>/dev/null || echo 1)
 export LAWFAQ_INDEX ?= $(INDEX)
 
 .PHONY: run api test test-fast index rebuild bench bench-quick eval insights train train-stard lint clean help
@@ -53,7 +55,7 @@ run: $(VENV)/.runtime $(INDEX)/CURRENT
 	$(BIN)/streamlit run app.py --server.port $(PORT)
 
 api: $(VENV)/.runtime $(INDEX)/CURRENT
-	$(BIN)/uvicorn index.api:create_app --factory --host 127.0.0.1 --port $(API_PORT)
+	$(BIN)/uvicorn index.api:create_app --factory --host 127.0.0.1 --port $(API_PORT) --workers $(API_WORKERS)
 
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest

@@ -191,14 +191,21 @@ def _encoders(e: dict) -> list[str]:
 
 def _api(api: dict, qlog: dict | None) -> list[str]:
     """The JSON API over real HTTP at 1/4/8 clients, and the question log's cost per search."""
-    rows = [[str(r["clients"]), _f(r["wall"]["p50"]), _f(r["wall"]["p95"]), _f(r["wall"]["p99"]),
-             _f(r["requests_per_s"]), _f(r["throughput_vs_one_client"], 2, "×"), str(r["errors"])]
-            for r in api["runs"]]
+    servers = api.get("by_workers") or {"1": api["runs"]}
+    rows = [[str(r.get("workers", w)), str(r["clients"]), _f(r["wall"]["p50"]), _f(r["wall"]["p95"]),
+             _f(r["wall"]["p99"]), _f(r["requests_per_s"]), _f(r["throughput_vs_one_client"], 2, "×"),
+             _f(r.get("throughput_vs_one_worker_one_client", r["throughput_vs_one_client"]), 2, "×"),
+             str(r["errors"])]
+            for w, runs in servers.items() for r in runs]
     out = ["## JSON API under concurrent clients", "",
-           f"`uvicorn index.api:create_app` on 127.0.0.1, shipped index, {api['questions']} questions split "
-           "across the clients, keep-alive connections, `k=5`. Wall time per request in ms; throughput "
-           "against one client in the same run (searches run concurrently on the one shared Searcher).", "",
-           _table(["clients", "p50", "p95", "p99", "req/s", "vs 1 client", "errors"], rows), ""]
+           f"`uvicorn index.api:create_app` on 127.0.0.1 with one worker process, then two (`--workers 2`, "
+           f"as `make api` runs it here), shipped index, {api['questions']} questions split across the "
+           "clients, keep-alive connections, `k=5`. Wall time per request in ms; throughput against one "
+           "client of the same server and against one client of the one-worker server, same run. Within a "
+           "process the searches share one Searcher (at most one per core at a time) and Python's GIL; the "
+           "client threads run in the bench process on the same 2 cores.", "",
+           _table(["workers", "clients", "p50", "p95", "p99", "req/s", "vs 1 client", "vs 1 worker, 1 client",
+                   "errors"], rows), ""]
     if qlog:
         out += ["## What the question log costs a search", "",
                 f"{qlog['searches']} searches with and without `QueryLog.record` (interleaved): search p50 "

@@ -96,6 +96,7 @@ def resolve_query_model(value: str, cache_dir: Path) -> Path:
 
 def query_tuned(passages, folder: Path, encoder: str) -> QueryTunedEmbedder:
     """Pair `passages` (the configured embedder) with the tower in `folder`, refusing a mismatch."""
+    from index.int8 import EXPORT_VERSION
     from index.model import Embedder, ModelUnavailable, int8_embedder
 
     try:
@@ -111,7 +112,8 @@ def query_tuned(passages, folder: Path, encoder: str) -> QueryTunedEmbedder:
             "or unset LAWFAQ_QUERY_MODEL."
         )
     tower = Embedder(folder, name=record.get("name"))
-    queries = tower if encoder == "fp32" else _int8_if_faithful(tower, int8_embedder(tower, folder / ".int8"))
+    queries = tower if encoder == "fp32" else _int8_if_faithful(
+        tower, int8_embedder(tower, folder / f".int8-{EXPORT_VERSION}"))
     return QueryTunedEmbedder(passages, queries, record, folder, tower)
 
 
@@ -140,7 +142,8 @@ def _int8_if_faithful(tower, int8):
     cross-validated figures (scored in fp32) would not be what the page serves.
     (Found this way: a tower's export ignored the padding mask of batched inputs
     — traced on an unpadded dummy batch — median cosine 0.979 in batches, 1.000
-    one at a time; hence `QueryTunedEmbedder` encodes one question per run.)
+    one at a time; hence `QueryTunedEmbedder` encodes one question per run. Export
+    v2 traces a padded mask, so the check guards against what else may drift.)
     """
     import json
     import logging

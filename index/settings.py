@@ -34,6 +34,7 @@ class Settings:
     encoder: str = "int8"  # LAWFAQ_ENCODER: int8 (ONNX Runtime, the default) or fp32 (torch)
     query_model: str = ""  # LAWFAQ_QUERY_MODEL: a query tower from `index train` (folder or name); "" = the base model
     torch_threads: int = 1  # LAWFAQ_TORCH_THREADS: torch threads of a serving process (page, API, CLI search)
+    search_slots: int = 0  # LAWFAQ_SEARCH_SLOTS: searches one process runs at once, the rest wait their turn (0: one per usable core)
     query_batch: int = 0  # LAWFAQ_QUERY_BATCH: int8 encoder: encode up to this many overlapping questions in one run (0: off)
     max_bytes: int = DEFAULT_MAX_BYTES  # LAWFAQ_MAX_BYTES: larger files and pages are skipped
     public_url: str = ""  # LAWFAQ_PUBLIC_URL: base of the page, for absolute article links
@@ -50,6 +51,16 @@ class Settings:
             os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "lawfaq"
         )
         return Path(base)
+
+    @property
+    def search_slot_count(self) -> int:
+        """`search_slots`, or the cores this process may use when it is 0."""
+        if self.search_slots:
+            return self.search_slots
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except (AttributeError, OSError):
+            return max(1, os.cpu_count() or 1)
 
     @property
     def query_log_path(self) -> Path | None:

@@ -115,11 +115,14 @@ def test_nightly_cost_follows_the_change(quick):
 
 def test_api_and_question_log(quick):
     out, r = quick
-    runs = {x["clients"]: x for x in r["api"]["runs"]}
-    assert set(runs) == {1, 4, 8}
-    for n, run in runs.items():
-        assert run["errors"] == 0 and run["requests"] == r["api"]["questions"], n
-        assert 0 < run["wall"]["p50"] <= run["wall"]["p95"] < 5000
+    assert set(r["api"]["by_workers"]) == {"1", "2"}
+    for workers, server in r["api"]["by_workers"].items():
+        runs = {x["clients"]: x for x in server}
+        assert set(runs) == {1, 2, 4, 8}
+        for n, run in runs.items():
+            assert run["errors"] == 0 and run["requests"] == r["api"]["questions"], (workers, n)
+            assert 0 < run["wall"]["p50"] <= run["wall"]["p95"] < 5000
+            assert run["workers"] == int(workers)
     ql = r["query_log"]
     assert ql["rows_written"] == ql["searches"]
     assert ql["record_call"]["p50"] < 1.0  # ms: the log never costs a search a millisecond

@@ -193,3 +193,50 @@ def test_shared_searcher_opens_once_and_times_out_only_while_opening():
     assert len(calls) == 1 and len(got) == 6 and len({id(x) for x in got}) == 1
     with shared.use(timeout=0.1) as searcher:
         assert searcher is got[0]
+
+
+def test_search_slots_bound_how_many_searches_run_at_once(built_index, embedder, tokenizer):
+    """With one slot, eight threads all get their answers, one search at a time, and each waits its turn."""
+    searcher = Searcher.open(built_index, embedder=embedder, tokenizer=tokenizer, search_slots=1)
+    active, peak = [0], [0]
+    lock = threading.Lock()
+    encode = embedder.encode_queries
+
+    class Counting:
+        """The real embedder, counting the searches inside their encoder call at once."""
+
+        def __getattr__(self, name):
+            return getattr(embedder, name)
+
+        def encode_queries(self, texts):
+            with lock:
+                active[0] += 1
+                peak[0] = max(peak[0], active[0])
+            try:
+                time.sleep(0.01)  # hold the slot long enough for the other threads to queue
+                return encode(texts)
+            finally:
+                with lock:
+                    active[0] -= 1
+
+    searcher._embedder = Counting()
+    waited: list[float] = []
+
+    def worker(seed: int) -> None:
+        hits = searcher.search(CASES[seed % len(CASES)][0], k=3)
+        waited.append(hits.timings["queue_ms"])
+
+    assert run_threads(worker, 8) == []
+    assert peak[0] == 1 and len(waited) == 8
+    assert max(waited) >= 10  # someone waited for at least one other search's sleep
+
+
+def test_search_slots_default_to_the_usable_cores(monkeypatch):
+    import os
+
+    from index.settings import settings
+
+    monkeypatch.delenv("LAWFAQ_SEARCH_SLOTS", raising=False)
+    assert settings().search_slot_count == len(os.sched_getaffinity(0))
+    monkeypatch.setenv("LAWFAQ_SEARCH_SLOTS", "3")
+    assert settings().search_slot_count == 3

