@@ -88,12 +88,12 @@ def kept_fp32(onnx_path: Path, model_dir: Path) -> list[str]:
     Why: dynamic quantisation scales each activation tensor by its largest value, and
     the GELU outputs feeding the early layers' FFN output projections carry rare huge
     values, so int8 flattens everything else in them. Measured on the bundled e5 by
-    `python -m bench.quantization` (1,500 STARD statutes, 600 questions, against the
-    fp32 graph): all int8, mean 1 - cosine 2.8e-3 and top-10 overlap 0.83; layer 4's
-    projection alone in fp32 1.5e-3; layers 0-5 0.89e-3 / 0.90 at the same passages/s
-    and +0.8 ms per query; all twelve 0.74e-3 but 14% fewer passages/s; the word table
-    in fp32 changes nothing (2.79e-3). The rule is stated per layer count so a trained
-    or other BERT-shaped model gets the same treatment; a graph without BERT's node
+    `python -m bench.quantization` (docs/bench/quantization.md: 1,500 STARD statutes,
+    600 questions, against the fp32 graph, one quiet run): all int8, mean 1 - cosine
+    2.8e-3, top-10 overlap 0.83, 130 passages/s, 3.7 ms per question; layers 0-5 in
+    fp32 0.94e-3 / 0.90 at 110 passages/s and 4.9 ms; all twelve 0.78e-3 / 0.91 at
+    98 passages/s and 6.2 ms. The rule is stated per layer count so a trained or
+    other BERT-shaped model gets the same treatment; a graph without BERT's node
     names is quantised whole (logged).
     """
     import onnx
