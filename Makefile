@@ -55,7 +55,7 @@ run: $(VENV)/.runtime $(INDEX)/CURRENT
 	$(BIN)/streamlit run app.py --server.port $(PORT)
 
 api: $(VENV)/.runtime $(INDEX)/CURRENT
-	$(BIN)/uvicorn index.api:create_app --factory --host 127.0.0.1 --port $(API_PORT) --workers $(API_WORKERS)
+	$(BIN)/python -m index.api_server index.api:create_app --factory --host 127.0.0.1 --port $(API_PORT) --workers $(API_WORKERS)
 
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest

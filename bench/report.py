@@ -198,7 +198,7 @@ def _api(api: dict, qlog: dict | None) -> list[str]:
              str(r["errors"])]
             for w, runs in servers.items() for r in runs]
     out = ["## JSON API under concurrent clients", "",
-           f"`uvicorn index.api:create_app` on 127.0.0.1 with one worker process, then two (`--workers 2`, "
+           f"`python -m index.api_server index.api:create_app` (uvicorn) on 127.0.0.1 with one worker process, then two (`--workers 2`, "
            f"as `make api` runs it here), shipped index, {api['questions']} questions split across the "
            "clients, keep-alive connections, `k=5`. Wall time per request in ms; throughput against one "
            "client of the same server and against one client of the one-worker server, same run. Within a "

@@ -1,8 +1,11 @@
 """The HTTP JSON API: the same search as the page, for the firm's website, CMS and chatbots.
 
-Run it (one process; it opens the index named by LAWFAQ_INDEX, default var/index)::
+Run it (it opens the index named by LAWFAQ_INDEX, default var/index)::
 
-    uvicorn index.api:create_app --factory --host 0.0.0.0 --port 8000
+    uvicorn index.api:create_app --factory --host 0.0.0.0 --port 8000   # one process
+    # one process per core (what `make api` runs); index.api_server is uvicorn's CLI keeping
+    # TCP_NODELAY under --workers (uvicorn #3149: +40 ms per keep-alive request without it)
+    python -m index.api_server index.api:create_app --factory --host 0.0.0.0 --port 8000 --workers 2
     uvicorn index.api:app --port 8000                # the same, via the lazily built module-level app
     # behind a reverse proxy, so that client IPs (rate limit) and link hosts are right:
     uvicorn index.api:create_app --factory --proxy-headers --forwarded-allow-ips 127.0.0.1

@@ -37,6 +37,7 @@ from index.query import (
 )
 from index.repeal import related_keys
 from index.settings import settings
+from index.slots import FairSlots
 from index.store import MetaStore, PassageRow, PassageWindow
 from ingest.citations import parse_citations
 
@@ -144,7 +145,7 @@ class Searcher:
         self.config = config or SearchConfig()
         self.base_url = base_url
         self._lock = threading.Lock()
-        self._slots = threading.BoundedSemaphore(search_slots or settings().search_slot_count)
+        self._slots = FairSlots(search_slots or settings().search_slot_count)
         if tokenizer is None:
             from index.tokenize import default_tokenizer
 
@@ -351,7 +352,8 @@ class Searcher:
         search per core, more threads only take turns on the cores and on
         Python's GIL, and an OS-descheduled thread holding the GIL stalls the
         rest (measured in bench/busy.py: 4 callers on 2 cores 1.39x one caller
-        without slots, 1.52x with them; 8 callers 1.09x vs 1.48x, p95 73 vs 13 ms).
+        without slots, 1.52x with them; 8 callers 1.09x vs 1.48x). Slots are
+        handed over first come, first served (index.slots).
         """
         started = time.perf_counter()
         with self._slots:

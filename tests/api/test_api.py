@@ -459,3 +459,21 @@ def test_rate_limiter_window_slides():
     assert limiter.hit("a") == (False, 30, 0)
     now[0] = 60.5  # the first three have left the window
     assert limiter.hit("a") == (True, 0, 2)
+
+
+def test_two_worker_processes_answer_like_one(served_index, tmp_path):
+    """`make api`'s launcher (`python -m index.api_server ... --workers 2`): both processes serve the same answers."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAWFAQ_") or k == "LAWFAQ_CACHE"}
+    env.update(LAWFAQ_INDEX=str(served_index), LAWFAQ_RATE_LIMIT="0", LAWFAQ_QUERY_LOG="off")
+    url = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, "-m", "index.api_server", "index.api:create_app", "--factory", "--host", "127.0.0.1",
+           "--port", str(port), "--log-level", "warning", "--workers", "2"]
+    with api_server(served_index, tmp_path / "one.log") as one, \
+            running(cmd, env, tmp_path / "two.log", url + "/healthz", START_TIMEOUT):
+        wait_healthy(url)
+        questions = ["借钱不还怎么办", "网贷逾期会上门吗", "离婚后孩子归谁", "公司拖欠工资", "交通事故赔偿"] * 2
+        for q in questions:  # separate connections: the kernel spreads them over both workers
+            a = httpx.get(one + "/search", params={"q": q, "k": 3}, timeout=60).json()
+            b = httpx.get(url + "/search", params={"q": q, "k": 3}, timeout=60).json()
+            assert [h["passage_id"] for h in a["hits"]] == [h["passage_id"] for h in b["hits"]], q
