@@ -123,10 +123,11 @@ def _int8_agreement(tower: Path, questions: list[str]) -> dict:
     """Cross-validation scores the fp32 tower; serving runs its int8 export: how close are they?"""
     import numpy as np
 
+    from index.int8 import EXPORT_VERSION
     from index.model import Embedder, int8_embedder
 
     fp32 = Embedder(tower)
-    int8 = int8_embedder(fp32, tower / ".int8")
+    int8 = int8_embedder(fp32, tower / f".int8-{EXPORT_VERSION}")  # the folder the served tower uses
     served = np.concatenate([int8.encode_queries([q]) for q in questions])  # one per search, as served
     cos = np.sum(fp32.encode_queries(questions) * served, axis=1)
     return {"questions": len(questions), "median_cosine": float(np.median(cos)), "min_cosine": float(cos.min())}

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from index.int8 import EXPORT_VERSION
 from index.model import ModelUnavailable
 from index.searcher import Searcher
 from index.store import MetaStore
@@ -125,7 +126,8 @@ def test_train_command_cross_validates_saves_and_serves(built_index, tmp_path):
                             timeout=600)
     assert search.returncode == 0, search.stderr[-3000:]
     assert json.loads(search.stdout)["hits"][0]["title"] == "被公司辞退，能拿到多少经济补偿？"
-    assert (folder / ".int8" / "model_int8.onnx").exists()  # the tower's int8 export lives with it
+    # the tower's int8 export lives with it, named by the export version
+    assert (folder / f".int8-{EXPORT_VERSION}" / "model_int8.onnx").exists()
     ev = subprocess.run([sys.executable, "-m", "index", "eval", "--index", str(built_index), "--queries", str(qfile),
                          "--qrels", str(rfile), "--modes", "dense", "--query-model", str(folder), "--json"],
                         capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
