@@ -301,7 +301,7 @@ def corpus_sparse(version_dir: Path, encoder: TokenEncoder | None, sae: SAE, log
 
 def searcher_class():
     """`Searcher` with the sparse passage ranking as an extra RRF list (imported lazily: heavy)."""
-    from index.fusion import rrf
+    from index.fusion import order, rrf_ranked
     from index.searcher import Searcher
 
     class SparseSearcher(Searcher):
@@ -327,8 +327,9 @@ def searcher_class():
         def _candidates(self, v, query, tokens, mode, mask, timings):
             if self.sparse_only:
                 ids, scores = self.sparse_top(query)
-                return {int(i): float(s) for i, s in zip(ids, scores, strict=True)}, {}, {}
-            fused, dense_score, bm25_score = super()._candidates(v, query, tokens, mode, mask, timings)
+                fused = {int(i): float(s) for i, s in zip(ids, scores, strict=True)}
+                return order(fused), fused, {}, {}
+            ranked, fused, dense_score, bm25_score = super()._candidates(v, query, tokens, mode, mask, timings)
             if self.w_sparse:
                 lists, weights = [self.sparse_top(query)[0].tolist()], [self.w_sparse]
                 if dense_score:  # dicts keep each retriever's rank order
@@ -337,8 +338,8 @@ def searcher_class():
                 if bm25_score:
                     lists.append(list(bm25_score))
                     weights.append(self.config.w_bm25)
-                fused = rrf(lists, weights, self.config.rrf_k)
-            return fused, dense_score, bm25_score
+                ranked, fused = rrf_ranked(lists, weights, self.config.rrf_k)
+            return ranked, fused, dense_score, bm25_score
 
     return SparseSearcher
 

@@ -2,12 +2,12 @@
 
 Why: the fp32 torch path spends ~25 ms per query and embeds ~16 passages/s on
 2 cores; int8 matrix multiplies (VNNI on this CPU) do the same work in a
-fraction of the time, at a median cosine of ~0.999 to the fp32 vectors
-(measured in bench/). The export is built locally from whatever model folder is
+fraction of the time, at a mean cosine of ~0.9999 to the fp32 vectors
+(weights in 8-bit blocks: `quantize_weights_8bit`; measured in bench/). The export is built locally from whatever model folder is
 configured (the bundled e5, a trained one, LAWFAQ_MODEL): nothing is downloaded
 and nothing is committed. sentence-transformers' own ONNX backend needs
 `optimum-onnx`, which requires transformers < 4.58; this module needs only
-`onnx` and `onnxruntime`.
+`onnx` and `onnxruntime` (and `onnx-ir`, which its weight quantiser imports).
 
 The exported graph holds the transformer, the pooling and the normalisation
 of the SentenceTransformer folder, so encoding is tokenize -> one session run.
@@ -29,8 +29,9 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-EXPORT_VERSION = "int8-onnx-v2"  # bump when the export or quantisation changes (another graph = another model)
+EXPORT_VERSION = "int8-onnx-v3"  # bump when the export or quantisation changes (another graph = another model)
 OPSET = 17
+BLOCK = 64  # weights per quantisation block (`quantize_weights_8bit`)
 MAX_TOKENS = 512
 
 
@@ -81,38 +82,55 @@ def _wrapper(model_dir: Path):
     return Pooled().eval()
 
 
-def kept_fp32(onnx_path: Path, model_dir: Path) -> list[str]:
-    """Graph nodes the quantiser leaves in fp32: the FFN output projections of the first
-    half of the encoder layers.
+def _export_fp32(model_dir: Path, path: Path) -> None:
+    """Trace `model_dir` (transformer + pooling + normalisation) to an fp32 ONNX graph at `path`."""
+    import torch
 
-    Why: dynamic quantisation scales each activation tensor by its largest value, and
-    the GELU outputs feeding the early layers' FFN output projections carry rare huge
-    values, so int8 flattens everything else in them. Measured on the bundled e5 by
-    `python -m bench.quantization` (docs/bench/quantization.md: 1,500 STARD statutes,
-    600 questions, against the fp32 graph, one quiet run): all int8, mean 1 - cosine
-    2.8e-3, top-10 overlap 0.83, 130 passages/s, 3.7 ms per question; layers 0-5 in
-    fp32 0.94e-3 / 0.90 at 110 passages/s and 4.9 ms; all twelve 0.78e-3 / 0.91 at
-    98 passages/s and 6.2 ms. The rule is stated per layer count so a trained or
-    other BERT-shaped model gets the same treatment; a graph without BERT's node
-    names is quantised whole (logged).
+    wrapper = _wrapper(model_dir)
+    ids = torch.ones((2, 16), dtype=torch.long)
+    mask = torch.ones((2, 16), dtype=torch.long)
+    mask[1, 9:] = 0  # a padded row: an all-ones dummy let a tower's trace drop the mask (v1)
+    with torch.no_grad():
+        torch.onnx.export(
+            wrapper, (ids, mask), str(path), input_names=["input_ids", "attention_mask"],
+            output_names=["embedding"], opset_version=OPSET, dynamo=False,
+            dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
+                          "embedding": {0: "batch"}},
+        )
+
+
+def quantize_weights_8bit(fp32_path: Path, out_path: Path, block: int = BLOCK) -> None:
+    """Every MatMul weight of the graph in 8 bits, per block of `block` input rows (ONNX Runtime's
+    MatMulNBits at accuracy level 4: int8 products on VNNI, activations quantised per row and block).
+
+    Why not dynamic int8 (export v1, v2): it scales each activation tensor by its
+    single largest value, and a few outlier features of e5 flatten the rest; v2
+    (the first half of the FFN outputs kept fp32) still cost STARD dense-only
+    Recall@10 0.006 against fp32, and the passage side was most of it (fp32
+    questions on v2 passages: -0.006; v2 questions on fp32 passages: -0.001).
+    Measured on 600 shipped passages against torch fp32 (2 threads, batches of 32):
+    dynamic int8 v2 69.7 passages/s at mean 1 - cosine 9.7e-4; 8-bit blocks of 32:
+    40.2/s, 4.7e-5; of 64: 45.1/s, 1.1e-4; of 128: 47.3/s, 2.2e-4. Blocks of 64 keep
+    the build above twice the fp32 speed with ten times less error than v2.
     """
     import onnx
+    from onnxruntime.quantization.matmul_nbits_quantizer import (
+        DefaultWeightOnlyQuantConfig,
+        MatMulNBitsQuantizer,
+    )
 
-    layers = int(json.loads((model_dir / "config.json").read_text(encoding="utf-8")).get("num_hidden_layers", 0))
-    names = {n.name for n in onnx.load(str(onnx_path), load_external_data=False).graph.node}
-    wanted = {f"/model/encoder/layer.{i}/output/dense/MatMul" for i in range(layers // 2)}
-    if not wanted or not wanted <= names:
-        log.warning("%s: no BERT-style FFN output nodes found; the whole graph is quantised", model_dir)
-    return sorted(wanted & names)
+    config = DefaultWeightOnlyQuantConfig(block_size=block, is_symmetric=True, accuracy_level=4, bits=8,
+                                          op_types_to_quantize=("MatMul",))
+    quantizer = MatMulNBitsQuantizer(onnx.load(str(fp32_path)), bits=8, block_size=block, is_symmetric=True,
+                                     accuracy_level=4, algo_config=config, op_types_to_quantize=("MatMul",))
+    quantizer.process()
+    quantizer.model.save_model_to_file(str(out_path), use_external_data_format=False)
 
 
 def export_int8(model_dir: Path, out_dir: Path) -> Path:
     """Export `model_dir` to `out_dir/model_int8.onnx` (+ its tokenizer), atomically and once."""
     if (out_dir / "model_int8.onnx").exists():
         return out_dir  # the common case: no torch import, a serving process never loads it
-    import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     lock_path = out_dir.parent / f".{out_dir.name}.lock"
     with open(lock_path, "w") as lock:
@@ -122,20 +140,8 @@ def export_int8(model_dir: Path, out_dir: Path) -> Path:
         tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir.parent))
         try:
             log.info("exporting %s to int8 ONNX (once; about a minute)", model_dir)
-            wrapper = _wrapper(model_dir)
-            ids = torch.ones((2, 16), dtype=torch.long)
-            mask = torch.ones((2, 16), dtype=torch.long)
-            mask[1, 9:] = 0  # a padded row: an all-ones dummy let a tower's trace drop the mask (v1)
-            with torch.no_grad():
-                torch.onnx.export(
-                    wrapper, (ids, mask), str(tmp / "model_fp32.onnx"), input_names=["input_ids", "attention_mask"],
-                    output_names=["embedding"], opset_version=OPSET, dynamo=False,
-                    dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
-                                  "embedding": {0: "batch"}},
-                )
-            quantize_dynamic(str(tmp / "model_fp32.onnx"), str(tmp / "model_int8.onnx"),
-                             weight_type=QuantType.QInt8, per_channel=True,
-                             nodes_to_exclude=kept_fp32(tmp / "model_fp32.onnx", model_dir))
+            _export_fp32(model_dir, tmp / "model_fp32.onnx")
+            quantize_weights_8bit(tmp / "model_fp32.onnx", tmp / "model_int8.onnx")
             (tmp / "model_fp32.onnx").unlink()
             with contextlib.suppress(FileNotFoundError):
                 (tmp / "model_fp32.onnx.data").unlink()
@@ -266,9 +272,9 @@ class Int8Embedder:
     def set_query_batch(self, max_batch: int) -> None:
         """Encode up to `max_batch` questions that overlap in one session run (index.batcher); <= 1: each alone.
 
-        Off by default: the graph quantises its activations per run, so a question's
-        vector then depends on the questions batched with it (cosine >= 0.995 to its
-        own; bench/busy.py measures what it buys).
+        Off by default: on 2 cores it lost to one question per run (bench/busy.py
+        measures both). Export v3 quantises activations per row, so a batched
+        question gets its own vector (v2 quantised per run: cosine >= 0.995 only).
         """
         from index.batcher import QueryBatcher
 

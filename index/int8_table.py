@@ -1,7 +1,8 @@
 """The int8 graph with its word-embedding table left on disk: rows are read per encode.
 
-Why: the quantised e5 table is 250k rows x 384 bytes = 92 MiB of the 139 MiB
-an ONNX Runtime session holds, and a question reads only its own ~25 rows.
+Why: the e5 word table is 250k rows x 384 values (export v2 quantised it to
+92 MiB of the 139 MiB its session held; v3 keeps it fp32, 366 MiB), and a
+question reads only its own ~25 rows.
 Memory-mapping it does not help (the kernel maps 64 KiB around every page
 fault, so 100 questions made ~88 MiB of it resident again). Here the table's
 Gather is cut out of the graph: the session takes the gathered rows as an

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from index.backends import PassageFilter, open_retrieval
-from index.fusion import order, rrf, shape
+from index.fusion import order, rrf_ranked, shape
 from index.hits import Hit, HitList, article_link, best_sentence, link_for
 from index.layout import IndexDir, IndexNotFound, read_manifest
 from index.lexical import LexicalIndex
@@ -265,7 +265,7 @@ class Searcher:
                              request.date_to.toordinal() if request.date_to else None)
 
     def _candidates(self, v: _Version, query: str, tokens: list[str], mode: str, mask, timings: dict):
-        """Ranked positions with their dense and BM25 scores, fused for hybrid."""
+        """Ranked positions, their fused scores, and their dense and BM25 scores."""
         n = self.config.candidates
         bm25_rank: list[int] = []
         dense_rank: list[int] = []
@@ -275,7 +275,7 @@ class Searcher:
             t = time.perf_counter()
             scores_b, idx = v.retrieval.bm25_top(tokens, n, mask)
             bm25_rank = idx.tolist()
-            bm25_score = {int(i): float(x) for i, x in zip(idx, scores_b, strict=True)}
+            bm25_score = dict(zip(bm25_rank, scores_b.tolist(), strict=True))
             timings["bm25_ms"] = (time.perf_counter() - t) * 1000
         if mode in ("hybrid", "dense"):
             t = time.perf_counter()
@@ -284,17 +284,20 @@ class Searcher:
             t = time.perf_counter()
             scores_d, ids = v.retrieval.dense_top(qv, n, mask)
             dense_rank = ids.tolist()
-            dense_score = {int(i): float(x) for i, x in zip(ids, scores_d, strict=True)}
+            dense_score = dict(zip(dense_rank, scores_d.tolist(), strict=True))
             timings["faiss_ms"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
         if mode == "bm25":
             fused = dict(bm25_score)
+            ranked = order(fused)
         elif mode == "dense":
             fused = dict(dense_score)
+            ranked = order(fused)
         else:
-            fused = rrf([dense_rank, bm25_rank], [self.config.w_dense, self.config.w_bm25], self.config.rrf_k)
+            ranked, fused = rrf_ranked([dense_rank, bm25_rank], [self.config.w_dense, self.config.w_bm25],
+                                       self.config.rrf_k)
         timings["fusion_ms"] = (time.perf_counter() - t) * 1000
-        return fused, dense_score, bm25_score
+        return ranked, fused, dense_score, bm25_score
 
     def _rank(self, v: _Version, query: str, mode: str, mask, timings: dict) -> _Ranking:
         """Fused candidates, then passages citing a statute the query names go first.
@@ -305,8 +308,7 @@ class Searcher:
         t = time.perf_counter()
         tokens = self.tokenizer.query_tokens(query)
         timings["tokenize_ms"] = (time.perf_counter() - t) * 1000
-        fused, dense_score, bm25_score = self._candidates(v, query, tokens, mode, mask, timings)
-        ranked = order(fused)
+        ranked, fused, dense_score, bm25_score = self._candidates(v, query, tokens, mode, mask, timings)
         cited = self._statute_positions(v, query, mask)
         if cited:
             extra = sorted(p for p in cited if p not in fused)
@@ -347,13 +349,14 @@ class Searcher:
 
         Safe to call from many threads at once: it reads the version current
         when it starts, and `refresh` never closes a version a search may hold.
-        At most `search_slots` searches (default: one per usable core) run at
-        once; the others wait for a slot (`timings["queue_ms"]`). Why: past one
-        search per core, more threads only take turns on the cores and on
-        Python's GIL, and an OS-descheduled thread holding the GIL stalls the
-        rest (measured in bench/busy.py: 4 callers on 2 cores 1.39x one caller
-        without slots, 1.52x with them; 8 callers 1.09x vs 1.48x). Slots are
-        handed over first come, first served (index.slots).
+        At most `search_slots` searches (default: one per usable core, plus one
+        ready to take a core the moment another search leaves it) run at once;
+        the others wait for a slot (`timings["queue_ms"]`). Why: past that, more
+        threads only take turns on the cores and on Python's GIL, and an
+        OS-descheduled thread holding the GIL stalls the rest (measured in
+        bench/busy.py: 8 callers on 2 cores 1.09x one caller without slots,
+        1.48x with one slot per core, ~1.7x with three). Slots are handed over
+        first come, first served (index.slots).
         """
         started = time.perf_counter()
         with self._slots:

@@ -231,12 +231,12 @@ def test_search_slots_bound_how_many_searches_run_at_once(built_index, embedder,
     assert max(waited) >= 10  # someone waited for at least one other search's sleep
 
 
-def test_search_slots_default_to_the_usable_cores(monkeypatch):
+def test_search_slots_default_to_the_usable_cores_plus_one(monkeypatch):
     import os
 
     from index.settings import settings
 
     monkeypatch.delenv("LAWFAQ_SEARCH_SLOTS", raising=False)
-    assert settings().search_slot_count == len(os.sched_getaffinity(0))
-    monkeypatch.setenv("LAWFAQ_SEARCH_SLOTS", "3")
-    assert settings().search_slot_count == 3
+    assert settings().search_slot_count == len(os.sched_getaffinity(0)) + 1
+    monkeypatch.setenv("LAWFAQ_SEARCH_SLOTS", "5")
+    assert settings().search_slot_count == 5

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from index.fusion import jaccard, order, rrf, shape, shingles
+from index.fusion import jaccard, order, rrf, rrf_ranked, shape, shingles
 
 
 def test_rrf_sums_weighted_reciprocal_ranks():
@@ -15,6 +15,34 @@ def test_rrf_sums_weighted_reciprocal_ranks():
 
 def test_rrf_zero_weight_ignores_a_list():
     assert rrf([[1], [2]], [1.0, 0.0]) == {1: 1 / 61}
+
+
+def _rrf_loop(rankings, weights, k):
+    """The per-item loop rrf_ranked replaced: the reference its floats must equal."""
+    fused: dict[int, float] = {}
+    for ranking, w in zip(rankings, weights, strict=True):
+        if w == 0:
+            continue
+        for rank, item in enumerate(ranking, start=1):
+            fused[int(item)] = fused.get(int(item), 0.0) + w / (k + rank)
+    return fused
+
+
+def test_rrf_ranked_equals_the_loop_and_its_order_exactly():
+    rng = np.random.default_rng(7)
+    for _trial in range(50):
+        dense = rng.choice(2000, 300, replace=False)
+        bm25 = rng.choice(2000, int(rng.integers(0, 300)), replace=False)
+        bm25[: len(bm25) // 3] = dense[: len(bm25) // 3]  # overlapping lists, as a real search has
+        weights = [1.0, float(rng.choice([0.0, 0.25, 1.0, 2.0]))]
+        k = float(rng.choice([20.0, 60.0]))
+        ranked, fused = rrf_ranked([dense, bm25], weights, k)
+        expected = _rrf_loop([dense.tolist(), bm25.tolist()], weights, k)
+        assert fused == expected  # same keys, bit-identical sums
+        assert ranked == order(expected)
+    # ties (equal sums) are broken by item, like `order`
+    assert rrf_ranked([[5, 2], [2, 5]], [1.0, 1.0], 10)[0] == [2, 5]
+    assert rrf_ranked([[], []], [1.0, 1.0]) == ([], {})
 
 
 def test_order_breaks_ties_by_position():
