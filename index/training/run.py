@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
 from index.layout import IndexDir, read_manifest
 from index.training.artifact import TrainedModel, save_query_tower, trained_root
 from index.training.crossval import CrossValidation, cross_validate
@@ -24,6 +26,8 @@ from index.training.pairs import IndexVectors, labelled_pairs, mined_pairs
 from index.training.tower import TrainConfig, train_query_tower
 
 log = logging.getLogger(__name__)
+
+OOF_FILE = ".cv_out_of_fold.npz"  # each labelled question's vector from the fold tower that never saw it
 
 
 @dataclass
@@ -116,5 +120,9 @@ def train(searcher, queries: dict[str, str] | None = None, qrels: dict[str, dict
     }
     root = out_root or trained_root(default_cache())
     model = save_query_tower(tower, root, name or default_name(vectors.model), record)
+    if cv is not None:  # beside the model, hidden (not part of its checksum): for studying what else to learn
+        texts = sorted(cv.oof_vectors)
+        np.savez_compressed(model.path / OOF_FILE, questions=np.array(texts),
+                            vectors=np.stack([cv.oof_vectors[t] for t in texts]).astype(np.float32))
     say(f"saved {model.path} (checksum {model.checksum}); serve it with LAWFAQ_QUERY_MODEL={model.path}")
     return TrainResult(model, cv, seconds)

@@ -166,3 +166,17 @@ def test_int8_batches_respect_the_padding_mask(embedder):
     cos = (alone * together).sum(1)
     assert cos.min() >= 0.995, cos
 
+
+
+def test_graph_checksum_is_cached_by_size_and_mtime(tmp_path):
+    import os
+
+    from index.int8 import cached_file_checksum, file_checksum
+
+    graph = tmp_path / "model_int8.onnx"
+    graph.write_bytes(b"graph one")
+    first = cached_file_checksum(graph)
+    assert first == file_checksum(graph) and (tmp_path / ".model_int8.onnx.checksum.json").exists()
+    graph.write_bytes(b"graph two, longer")  # another size and mtime: hashed again, never the stale value
+    os.utime(graph, ns=(1, 1))
+    assert cached_file_checksum(graph) == file_checksum(graph) != first

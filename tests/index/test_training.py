@@ -17,6 +17,7 @@ from index.store import MetaStore
 from index.training.artifact import RECORD, read_record
 from index.training.crossval import VARIANTS, split_folds
 from index.training.pairs import IndexVectors, _only_citations, labelled_pairs, mined_pairs
+from index.training.run import OOF_FILE
 from index.training.tower import TrainConfig, encode_questions, train_query_tower
 
 pytestmark = pytest.mark.slow
@@ -119,6 +120,9 @@ def test_train_command_cross_validates_saves_and_serves(built_index, tmp_path):
     assert record["index_model"]["checksum"] == manifest["model"]["checksum"]
     assert record["training"]["pairs"]["labelled"] == len(queries)
     assert set(record["fusion"]) == {"w_dense", "w_bm25", "rrf_k"}
+    oof = np.load(folder / OOF_FILE)  # every labelled question's vector from the fold tower that never saw it
+    assert 0 < len(oof["questions"]) <= len(queries) and oof["vectors"].shape == (len(oof["questions"]), 384)
+    assert np.allclose(np.linalg.norm(oof["vectors"], axis=1), 1.0, atol=1e-3)
 
     served = {**env, "LAWFAQ_QUERY_MODEL": str(folder)}
     search = subprocess.run([sys.executable, "-m", "index", "search", "老板把我开了给多少钱", "--index",
