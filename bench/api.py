@@ -7,7 +7,7 @@ their share of the same questions over keep-alive HTTP connections. Reported
 per concurrency: wall time per request (p50/p95/p99) and throughput, with the
 one-client figure of the same server as the baseline. Within one process the
 API's threads search concurrently on one shared Searcher (no lock around a
-search; at most one search per core at a time, `LAWFAQ_SEARCH_SLOTS`), but
+search; at most one search per core, plus one, at a time: `LAWFAQ_SEARCH_SLOTS`), but
 Python's GIL serialises the non-numeric ~2 ms of every search: two processes
 are how a 2-core server answers twice as many questions (bench/busy.py
 measures the threads without HTTP).

@@ -202,7 +202,7 @@ def _api(api: dict, qlog: dict | None) -> list[str]:
            f"as `make api` runs it here), shipped index, {api['questions']} questions split across the "
            "clients, keep-alive connections, `k=5`. Wall time per request in ms; throughput against one "
            "client of the same server and against one client of the one-worker server, same run. Within a "
-           "process the searches share one Searcher (at most one per core at a time) and Python's GIL; the "
+           "process the searches share one Searcher (at most one per core, plus one, at a time) and Python's GIL; the "
            "client threads run in the bench process on the same 2 cores.", "",
            _table(["workers", "clients", "p50", "p95", "p99", "req/s", "vs 1 client", "vs 1 worker, 1 client",
                    "errors"], rows), ""]

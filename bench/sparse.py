@@ -328,8 +328,8 @@ def searcher_class():
             if self.sparse_only:
                 ids, scores = self.sparse_top(query)
                 fused = {int(i): float(s) for i, s in zip(ids, scores, strict=True)}
-                return order(fused), fused, {}, {}
-            ranked, fused, dense_score, bm25_score = super()._candidates(v, query, tokens, mode, mask, timings)
+                return order(fused), fused, {}, {}, None
+            ranked, fused, dense_score, bm25_score, judge = super()._candidates(v, query, tokens, mode, mask, timings)
             if self.w_sparse:
                 lists, weights = [self.sparse_top(query)[0].tolist()], [self.w_sparse]
                 if dense_score:  # dicts keep each retriever's rank order
@@ -339,7 +339,7 @@ def searcher_class():
                     lists.append(list(bm25_score))
                     weights.append(self.config.w_bm25)
                 ranked, fused = rrf_ranked(lists, weights, self.config.rrf_k)
-            return ranked, fused, dense_score, bm25_score
+            return ranked, fused, dense_score, bm25_score, judge
 
     return SparseSearcher
 

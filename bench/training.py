@@ -82,7 +82,8 @@ def compare(index_dir: Path, eval_set, towers: dict[str, Path], latency_question
                                        for m, r in quality[label].items()))
     weak = {label: _weak_rates(s, eval_set, noanswer) for label, s in searchers.items()} if noanswer else {}
     return {"quality": quality, "latency": _latency(searchers, latency_questions), "weak": weak,
-            "fusion": {k: {"w_bm25": s.config.w_bm25, "rrf_k": s.config.rrf_k} for k, s in searchers.items()}}
+            "fusion": {k: {"w_bm25": s.config.w_bm25, "rrf_k": s.config.rrf_k, "w_base": s.config.w_base}
+                       for k, s in searchers.items()}}
 
 
 def render(t: dict) -> list[str]:
@@ -96,8 +97,10 @@ def render(t: dict) -> list[str]:
         out += ["| variant | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
         for variant, ms in cv["summary"].items():
             out.append(f"| {variant} | " + " | ".join(f"{ms[m][0]:.3f} ± {ms[m][1]:.3f}" for m in metrics) + " |")
-        fusions = ", ".join(f"{f['fusion']['w_bm25']:g}/{f['fusion']['rrf_k']:g}" for f in cv["folds"])
-        out += ["", f"Learned fusion per fold (BM25 weight / RRF k): {fusions}.", ""]
+        fusions = ", ".join(f"{f['fusion']['w_bm25']:g}/{f['fusion'].get('w_base', 0):g}/{f['fusion']['rrf_k']:g}"
+                            for f in cv["folds"])
+        out += ["", f"Learned fusion per fold (BM25 weight / base-model list weight / RRF k; the tower's list "
+                f"weighs 1): {fusions}.", ""]
     for name, tower in (t.get("towers") or {}).items():
         secs = tower.get("seconds", {})
         out.append(f"- tower `{name}`: " + ", ".join(f"{k} {v / 60:.1f} min" for k, v in secs.items())

@@ -56,6 +56,11 @@ class SearchConfig:
     rrf_k: float = 60.0
     w_dense: float = 1.0
     w_bm25: float = 1.0
+    # With a trained query tower, hybrid search can fuse a third list: the base
+    # model's own dense candidates (its question vector is computed anyway, to
+    # judge "no good match"). The tower and the base model miss different
+    # answers; the weight is learned with the others (index.training.fusion), 0 = off.
+    w_base: float = 0.0
     # Passages each retriever contributes to fusion; the same for every k, so
     # evaluation (k=100 articles) ranks exactly as the page (k=5) does.
     candidates: int = 300
@@ -235,7 +240,8 @@ class Searcher:
             "categories": dict(v.store.category_counts()),
             "versions": self.layout.list_versions(), "code_version": v.manifest.get("code_version"),
             "query_model": self._embedder.query_model() if hasattr(self._embedder, "query_model") else None,
-            "fusion": {"w_dense": self.config.w_dense, "w_bm25": self.config.w_bm25, "rrf_k": self.config.rrf_k},
+            "fusion": {"w_dense": self.config.w_dense, "w_bm25": self.config.w_bm25, "rrf_k": self.config.rrf_k,
+                       "w_base": self.config.w_base},
         }
 
     def categories(self) -> list[str]:
@@ -265,12 +271,15 @@ class Searcher:
                              request.date_to.toordinal() if request.date_to else None)
 
     def _candidates(self, v: _Version, query: str, tokens: list[str], mode: str, mask, timings: dict):
-        """Ranked positions, their fused scores, and their dense and BM25 scores."""
+        """Ranked positions, their fused scores, their dense and BM25 scores, and the base model's
+        best cosine when its own list was fused (else None)."""
         n = self.config.candidates
         bm25_rank: list[int] = []
         dense_rank: list[int] = []
+        base_rank: list[int] = []
         bm25_score: dict[int, float] = {}
         dense_score: dict[int, float] = {}
+        judge: float | None = None
         if mode in ("hybrid", "bm25"):
             t = time.perf_counter()
             scores_b, idx = v.retrieval.bm25_top(tokens, n, mask)
@@ -286,6 +295,12 @@ class Searcher:
             dense_rank = ids.tolist()
             dense_score = dict(zip(dense_rank, scores_d.tolist(), strict=True))
             timings["faiss_ms"] = (time.perf_counter() - t) * 1000
+        if mode == "hybrid" and self.config.w_base and hasattr(self.embedder, "judge_queries"):
+            t = time.perf_counter()
+            scores_j, ids_j = v.retrieval.dense_top(self.embedder.judge_queries([query])[0], n, mask)
+            base_rank = ids_j.tolist()
+            judge = float(scores_j[0]) if len(scores_j) else None
+            timings["base_ms"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
         if mode == "bm25":
             fused = dict(bm25_score)
@@ -294,10 +309,11 @@ class Searcher:
             fused = dict(dense_score)
             ranked = order(fused)
         else:
-            ranked, fused = rrf_ranked([dense_rank, bm25_rank], [self.config.w_dense, self.config.w_bm25],
-                                       self.config.rrf_k)
+            cfg = self.config
+            ranked, fused = rrf_ranked([dense_rank, bm25_rank, base_rank], [cfg.w_dense, cfg.w_bm25, cfg.w_base],
+                                       cfg.rrf_k)
         timings["fusion_ms"] = (time.perf_counter() - t) * 1000
-        return ranked, fused, dense_score, bm25_score
+        return ranked, fused, dense_score, bm25_score, judge
 
     def _rank(self, v: _Version, query: str, mode: str, mask, timings: dict) -> _Ranking:
         """Fused candidates, then passages citing a statute the query names go first.
@@ -308,14 +324,14 @@ class Searcher:
         t = time.perf_counter()
         tokens = self.tokenizer.query_tokens(query)
         timings["tokenize_ms"] = (time.perf_counter() - t) * 1000
-        ranked, fused, dense_score, bm25_score = self._candidates(v, query, tokens, mode, mask, timings)
+        ranked, fused, dense_score, bm25_score, judge = self._candidates(v, query, tokens, mode, mask, timings)
         cited = self._statute_positions(v, query, mask)
         if cited:
             extra = sorted(p for p in cited if p not in fused)
             ranked = [p for p in ranked if p in cited] + extra + [p for p in ranked if p not in cited]
             for p in extra:
                 fused[p] = 0.0
-        return _Ranking(ranked, fused, dense_score, bm25_score, cited, tokens)
+        return _Ranking(ranked, fused, dense_score, bm25_score, cited, tokens, judge)
 
     def _shape(self, v: _Version, ranked: list[int], k: int,
                max_articles: int | None = None) -> tuple[list[int], dict[int, PassageRow]]:
@@ -375,7 +391,7 @@ class Searcher:
         chosen, texts = self._shape(v, ranking.ranked, request.k)
         hits = self._make_hits(v, query, chosen, texts, ranking)
         timings["shaping_ms"] = (time.perf_counter() - t) * 1000
-        if mode != "bm25" and hasattr(self.embedder, "judge_queries"):
+        if mode != "bm25" and ranking.judge_dense is None and hasattr(self.embedder, "judge_queries"):
             t = time.perf_counter()
             scores, _ = v.retrieval.dense_top(self.embedder.judge_queries([query])[0], 1, mask)
             ranking.judge_dense = float(scores[0]) if len(scores) else None

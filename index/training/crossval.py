@@ -19,13 +19,14 @@ from pathlib import Path
 import numpy as np
 
 from index.evaluate import score_runs
-from index.training.fusion import FixedVectors, FusionWeights, fit_fusion, rank_all
+from index.training.fusion import FixedVectors, FusionWeights, best_of, grid_scores, rank_all
 from index.training.pairs import IndexVectors, Pair
 from index.training.tower import TrainConfig, encode_questions, train_query_tower
 
 log = logging.getLogger(__name__)
 
-VARIANTS = ("base dense", "base hybrid", "trained dense", "trained hybrid 1:1", "trained hybrid learned")
+VARIANTS = ("base dense", "base hybrid", "trained dense", "trained hybrid 1:1", "trained hybrid learned, 2 lists",
+            "trained hybrid learned")
 REPORTED = ("recall@1", "recall@5", "recall@10", "recall@100", "mrr@10", "ndcg@10")
 
 
@@ -43,6 +44,7 @@ class FoldResult:
 class CrossValidation:
     folds: list[FoldResult]
     oof_vectors: dict[str, np.ndarray] = field(repr=False)  # cleaned question -> out-of-fold vector
+    base_vectors: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # the base model's, same keys
 
     def summary(self) -> dict[str, dict[str, list[float]]]:
         """variant -> metric -> [mean, sd] over folds."""
@@ -107,7 +109,8 @@ def cross_validate(searcher, base_dir: Path, labelled: list[Pair], mined: list[P
                    qrels: dict[str, dict[str, int]], config: TrainConfig, folds: int = 5,
                    progress: Callable[[str], None] | None = None,
                    matrices: list[np.ndarray] | None = None) -> CrossValidation:
-    """Figures for base vs trained (dense, hybrid 1:1, hybrid with learned fusion), mean ± sd over folds.
+    """Figures for base vs trained (dense, hybrid 1:1, hybrid with learned fusion of two lists — tower and
+    BM25 — and of three, the base model's own dense list added), mean ± sd over folds.
 
     `searcher` is opened on the index with its base embedder; it is reused
     with fixed vectors (base, then out-of-fold) so nothing is loaded twice.
@@ -120,7 +123,7 @@ def cross_validate(searcher, base_dir: Path, labelled: list[Pair], mined: list[P
     splits = split_folds(list(questions), folds, config.seed)
     oof, seconds = out_of_fold_vectors(matrices, base_dir, prompt, labelled, mined, splits,
                                        searcher.clean_query, config, progress)
-    trained = FixedVectors(oof, searcher.embedder.checksum)
+    trained = FixedVectors(oof, searcher.embedder.checksum, judge=base.vectors)  # a served tower has both
     original_embedder, original_config = searcher._embedder, searcher.config
     results = []
     try:
@@ -134,7 +137,11 @@ def cross_validate(searcher, base_dir: Path, labelled: list[Pair], mined: list[P
             searcher._embedder = trained
             metrics["trained dense"] = _score(searcher, test_q, qrels, "dense")
             metrics["trained hybrid 1:1"] = _score(searcher, test_q, qrels, "hybrid")
-            weights, _ = fit_fusion(searcher, rest_q, qrels)
+            grid = grid_scores(searcher, rest_q, qrels)
+            two_lists, _ = best_of([g for g in grid if not g[0].w_base])
+            searcher.config = replace(original_config, **two_lists.to_dict())
+            metrics["trained hybrid learned, 2 lists"] = _score(searcher, test_q, qrels, "hybrid")
+            weights, _ = best_of(grid)
             searcher.config = replace(original_config, **weights.to_dict())
             metrics["trained hybrid learned"] = _score(searcher, test_q, qrels, "hybrid")
             searcher.config = original_config
@@ -144,4 +151,4 @@ def cross_validate(searcher, base_dir: Path, labelled: list[Pair], mined: list[P
                          f"(base {metrics['base hybrid']['recall@10']:.3f}), fusion {weights}")
     finally:
         searcher._embedder, searcher.config = original_embedder, original_config
-    return CrossValidation(results, oof)
+    return CrossValidation(results, oof, base.vectors)

@@ -100,7 +100,7 @@ def train(searcher, queries: dict[str, str] | None = None, qrels: dict[str, dict
     if cv is not None:
         questions = {p.key: searcher.clean_query(p.text) for p in labelled}
         original = searcher._embedder
-        searcher._embedder = FixedVectors(cv.oof_vectors, searcher.embedder.checksum)
+        searcher._embedder = FixedVectors(cv.oof_vectors, searcher.embedder.checksum, judge=cv.base_vectors or None)
         try:
             weights, _ = fit_fusion(searcher, questions, qrels or {})
         finally:

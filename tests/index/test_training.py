@@ -119,7 +119,7 @@ def test_train_command_cross_validates_saves_and_serves(built_index, tmp_path):
     manifest = json.loads((Searcher.open(built_index).layout.current() / "manifest.json").read_text())
     assert record["index_model"]["checksum"] == manifest["model"]["checksum"]
     assert record["training"]["pairs"]["labelled"] == len(queries)
-    assert set(record["fusion"]) == {"w_dense", "w_bm25", "rrf_k"}
+    assert set(record["fusion"]) == {"w_dense", "w_bm25", "rrf_k", "w_base"}
     oof = np.load(folder / OOF_FILE)  # every labelled question's vector from the fold tower that never saw it
     assert 0 < len(oof["questions"]) <= len(queries) and oof["vectors"].shape == (len(oof["questions"]), 384)
     assert np.allclose(np.linalg.norm(oof["vectors"], axis=1), 1.0, atol=1e-3)
@@ -170,3 +170,25 @@ def test_a_tower_brings_its_fusion_weights(built_index, embedder, tmp_path):
     elsewhere = QueryTunedEmbedder(embedder, embedder, {"name": "t", "fusion": fusion,
                                                         "fusion_sources": ["/srv/statutes.jsonl"]}, tmp_path)
     assert Searcher.open(built_index, embedder=elsewhere).config.w_bm25 == 1.0
+
+
+def test_a_tower_can_fuse_the_base_models_own_list(built_index, embedder, tmp_path):
+    """SearchConfig.w_base: hybrid fuses a third list, the base model's dense candidates, and judges
+    "no good match" from its best cosine without a second search. With the base model as the "tower"
+    the third list repeats the first, so the ranking must equal two lists with the dense weight doubled."""
+    from index.querymodel import QueryTunedEmbedder
+    from index.searcher import SearchConfig
+
+    sources = sorted(json.loads((Searcher.open(built_index).layout.current() / "manifest.json").read_text())["sources"])
+    fusion = {"w_dense": 1.0, "w_bm25": 1.0, "rrf_k": 60.0, "w_base": 1.0}
+    tuned = QueryTunedEmbedder(embedder, embedder, {"name": "t", "fusion": fusion, "fusion_sources": sources},
+                               tmp_path)
+    three = Searcher.open(built_index, embedder=tuned)
+    assert three.config.w_base == 1.0 and three.status()["fusion"]["w_base"] == 1.0
+    doubled = Searcher.open(built_index, embedder=embedder, config=SearchConfig(w_dense=2.0, w_bm25=1.0))
+    for q in ("网贷逾期会上门吗", "老板把我开了给多少钱", "邻居装修太吵怎么办"):
+        assert three.rank_articles(q, k=20) == doubled.rank_articles(q, k=20), q
+    hits = three.search("网贷逾期会上门吗", k=3)
+    assert "base_ms" in hits.timings and "judge_ms" not in hits.timings
+    assert [h.passage_id for h in hits] == [h.passage_id for h in doubled.search("网贷逾期会上门吗", k=3)]
+    assert hits.weak == doubled.search("网贷逾期会上门吗", k=3).weak
