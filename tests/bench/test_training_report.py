@@ -10,7 +10,7 @@ def test_render_lists_cross_validation_and_comparisons():
     result = {
         "towers": {"stard": {"cross_validation": {"summary": summary, "folds": [
             {"fusion": {"w_dense": 1.0, "w_bm25": 0.25, "rrf_k": 20.0}},
-            {"fusion": {"w_dense": 1.0, "w_bm25": 0.5, "rrf_k": 60.0}}]},
+            {"fusion": {"w_dense": 1.0, "w_bm25": 0.5, "rrf_k": 60.0, "w_base": 0.25}}]},
             "seconds": {"cross_validation": 1800.0, "final_training": 420.0}, "wall_seconds": 2300.0}},
         "compare": {"shipped set": {
             "quality": {"base model": {"hybrid": {"recall@5": 0.863, "recall@10": 0.931, "recall@100": 1.0,
@@ -22,7 +22,7 @@ def test_render_lists_cross_validation_and_comparisons():
     for variant in VARIANTS:
         assert f"| {variant} |" in md
     assert "0.540 ± 0.010" in md  # the fifth variant's mean and sd
-    assert "0.25/20, 0.5/60" in md
+    assert "0.25/0/20, 0.5/0.25/60" in md  # BM25 / base-model list / RRF k; a record without w_base reads 0
     assert "cross_validation 30.0 min" in md and "final_training 7.0 min" in md
     assert "| base model | hybrid | 0.863 | 0.931 | 1.000 | 0.941 | 6.0 / 11.0 |" in md
     assert "probes 0.70, answerable 0.05" in md
