@@ -103,8 +103,9 @@ def render(t: dict) -> list[str]:
                 f"weighs 1): {fusions}.", ""]
     for name, tower in (t.get("towers") or {}).items():
         secs = tower.get("seconds", {})
+        wall = f"wall {tower['wall_seconds'] / 60:.1f} min, " if tower.get("wall_seconds") else ""
         out.append(f"- tower `{name}`: " + ", ".join(f"{k} {v / 60:.1f} min" for k, v in secs.items())
-                   + f" (wall {tower.get('wall_seconds', 0) / 60:.1f} min, 2 cores)")
+                   + f" ({wall}2 cores)")
     out.append("")
     for set_name, c in (t.get("compare") or {}).items():
         out += [f"### {set_name}", "", "| variant | mode | R@5 | R@10 | R@100 | MRR@10 | search p50 / p99 ms |",
