@@ -47,6 +47,7 @@ def _open(index: str, serving: bool = True):
     time like the page, so they take the same torch threads (LAWFAQ_TORCH_THREADS)."""
     from index.layout import IndexNotFound
     from index.model import configure_threads
+    from index.rerank import RerankerUnavailable
     from index.searcher import ModelMismatch, Searcher
 
     try:
@@ -54,7 +55,7 @@ def _open(index: str, serving: bool = True):
         if serving:
             configure_threads(config.torch_threads)
         return Searcher.open(index, base_url=config.public_url)
-    except (IndexNotFound, ModelMismatch, SettingsError) as exc:
+    except (IndexNotFound, ModelMismatch, SettingsError, RerankerUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
 
@@ -161,7 +162,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         eval_set.queries = {q: eval_set.queries[q] for q in keep}
         eval_set.qrels = {q: eval_set.qrels[q] for q in keep}
     report = {}
-    for label, searcher in _eval_variants(args.index, args.query_model or []):
+    for label, searcher in _eval_variants(args.index, args.query_model or [], args.reranker or []):
         results = evaluate(searcher, eval_set, modes=modes, progress=sys.stderr.isatty())
         report[label] = {"index_version": searcher.version, "results": results}
         if not args.json:
@@ -173,36 +174,57 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _eval_variants(index: str, query_models: list[str]):
-    """(label, Searcher) pairs: the configured model, then each trained tower (base always first)."""
-    from index.model import ModelUnavailable, tuned_embedder
+def _eval_variants(index: str, query_models: list[str], rerankers: list[str] | None = None):
+    """(label, Searcher) pairs: the configured model, then each trained tower (base always first);
+    each of them once more behind every `rerankers` entry."""
+    from index.model import ModelUnavailable, cache_dir, tuned_embedder
+    from index.rerank import Reranker, resolve_reranker
 
+    try:
+        readers = [(name, Reranker(resolve_reranker(name, cache_dir()))) for name in rerankers or []]
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
     first = _open(index)
-    yield ("configured model" if settings().query_model else "base model"), first
+    variants = [("configured model" if settings().query_model else "base model", first)]
     for name in query_models:
         try:
             embedder = tuned_embedder(name)
         except ModelUnavailable as exc:
             print(f"error: {exc}", file=sys.stderr)
             raise SystemExit(1) from None
-        yield f"query tower {name}", type(first).open(index, embedder=embedder, base_url=first.base_url)
+        variants.append((f"query tower {name}", type(first).open(index, embedder=embedder, base_url=first.base_url)))
+    for label, searcher in variants:
+        yield label, searcher
+        for name, reader in readers:
+            yield f"{label} + reranker {name}", type(first).open(index, embedder=searcher.embedder,
+                                                                 base_url=first.base_url, reranker=reader)
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    """Train a query tower for an index: labelled questions (optional) + titles and headings it holds."""
+def _load_labelled(args: argparse.Namespace) -> tuple[dict, dict] | int:
+    """--queries/--qrels read, or the exit code after saying what is wrong with them."""
     from index.evaluate import load_qrels, load_queries
-    from index.training.run import train
-    from index.training.tower import TrainConfig
 
     if bool(args.queries) != bool(args.qrels):
         print("error: --queries and --qrels go together", file=sys.stderr)
         return 2
     try:
-        queries = load_queries(Path(args.queries)) if args.queries else None
-        qrels = load_qrels(Path(args.qrels)) if args.qrels else None
+        return (load_queries(Path(args.queries)) if args.queries else {},
+                load_qrels(Path(args.qrels)) if args.qrels else {})
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train a query tower for an index: labelled questions (optional) + titles and headings it holds."""
+    from index.training.run import train
+    from index.training.tower import TrainConfig
+
+    labelled = _load_labelled(args)
+    if isinstance(labelled, int):
+        return labelled
+    queries, qrels = labelled
     searcher = _open(args.index, serving=False)
     if hasattr(searcher.embedder, "query_model"):
         print("error: unset LAWFAQ_QUERY_MODEL: a tower is trained from the base model", file=sys.stderr)
@@ -222,6 +244,60 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     elif result.model:
         print(f"LAWFAQ_QUERY_MODEL={result.model.path}")
+    return 0
+
+
+def cmd_train_reranker(args: argparse.Namespace) -> int:
+    """Train the cross-encoder reranker: cross-validated on labelled questions, then on all of them."""
+    import datetime as dt
+
+    from index.model import cache_dir
+    from index.training.rerank_run import TowerFolds, cross_validate_reranker, mined_examples, train_and_save
+    from index.training.reranker import RerankConfig
+
+    labelled = _load_labelled(args)
+    if isinstance(labelled, int):
+        return labelled
+    queries, qrels = labelled
+    try:
+        tower = TowerFolds.load(Path(args.tower)) if args.tower else None
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    searcher = _open(args.index, serving=False)
+    if hasattr(searcher.embedder, "query_model"):
+        print("error: unset LAWFAQ_QUERY_MODEL: reranker candidates come from the base model", file=sys.stderr)
+        return 2
+    config = RerankConfig(layers=args.layers, epochs=args.epochs, learning_rate=args.learning_rate,
+                          depth=args.depth, seed=args.seed)
+    say = (lambda m: print(m, file=sys.stderr, flush=True)) if not args.json else (lambda m: None)
+    mined = []
+    if not args.no_mine:
+        for path in [args.index, *(args.also_index or [])]:
+            other = searcher if path == args.index else type(searcher).open(path, embedder=searcher.embedder)
+            mined += mined_examples(other, config.depth)
+    say(f"reranker examples: {len(queries)} labelled questions, {len(mined)} titles and headings")
+    result: dict = {}
+    cv = None
+    try:
+        if queries and args.folds > 1:
+            cv = cross_validate_reranker(searcher, Path(searcher.embedder.model_dir), queries, qrels, mined, config,
+                                         args.folds, tower, say)
+            say("cross-validated (mean ± sd over folds):\n" + cv.table())
+            result["cross_validation"] = cv.to_dict()
+        if not args.cv_only:
+            name = args.name or "reranker-" + dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+            out = Path(args.out) if args.out else cache_dir() / "trained"
+            folder, record = train_and_save(searcher, Path(searcher.embedder.model_dir), queries, qrels, mined,
+                                            config, out, name, cv, say)
+            result["model"] = {"path": str(folder), "training": record["training"]}
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+    elif "model" in result:
+        print(f"LAWFAQ_RERANKER={result['model']['path']}")
     return 0
 
 
@@ -287,19 +363,24 @@ def _add_index(p: argparse.ArgumentParser, required: bool = False) -> None:
                        help="index directory (default: LAWFAQ_INDEX or var/index)")
 
 
-def _train_options(p: argparse.ArgumentParser) -> None:
-    from index.training.tower import TrainConfig
-
+def _labelled_options(p: argparse.ArgumentParser, what: str, default_name: str) -> None:
+    """What `train` and `train-reranker` share: the index, labelled questions, folds, mining, where to save."""
     _add_index(p)
     p.add_argument("--queries", help='labelled questions, JSONL {"qid","question"} (never the eval set)')
-    p.add_argument("--qrels", help="their answers, TSV qid<TAB>article_id")
+    p.add_argument("--qrels", help="their answers, TSV qid<TAB>article_id[<TAB>grade]")
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds over --queries (default 5; 0 = none)")
     p.add_argument("--cv-only", action="store_true", help="report cross-validated figures, save no model")
     p.add_argument("--no-mine", action="store_true", help="do not learn from the index's titles and headings")
     p.add_argument("--also-index", action="append",
-                   help="also learn the titles and headings of this index (same model; repeatable): one tower for both")
-    p.add_argument("--name", help="the tower's folder name (default query-<model>-<time>)")
-    p.add_argument("--out", help="folder to save the tower in (default LAWFAQ_CACHE/trained)")
+                   help=f"also learn the titles and headings of this index (same model; repeatable): one {what} for both")
+    p.add_argument("--name", help=f"the {what}'s folder name (default {default_name})")
+    p.add_argument("--out", help=f"folder to save the {what} in (default LAWFAQ_CACHE/trained)")
+
+
+def _train_options(p: argparse.ArgumentParser) -> None:
+    from index.training.tower import TrainConfig
+
+    _labelled_options(p, "tower", "query-<model>-<time>")
     defaults = TrainConfig()
     p.add_argument("--epochs", type=int, default=defaults.epochs, help="passes over the pairs (default %(default)s)")
     p.add_argument("--learning-rate", type=float, default=defaults.learning_rate,
@@ -308,6 +389,24 @@ def _train_options(p: argparse.ArgumentParser) -> None:
                    help="softmax temperature (default %(default)s)")
     p.add_argument("--batch-size", type=int, default=defaults.batch_size, help="questions per step (default %(default)s)")
     p.add_argument("--seed", type=int, default=defaults.seed, help="shuffling and fold seed (default %(default)s)")
+    p.add_argument("--json", action="store_true", help="machine-readable result")
+
+
+def _train_reranker_options(p: argparse.ArgumentParser) -> None:
+    from index.training.reranker import RerankConfig  # light: no torch at import
+
+    _labelled_options(p, "reranker", "reranker-<time>")
+    p.add_argument("--tower", help="a query tower folder from `index train` (with cross-validation): also "
+                                   "judge the reranker behind it, on its out-of-fold question vectors")
+    defaults = RerankConfig()
+    p.add_argument("--layers", type=int, default=defaults.layers,
+                   help="e5 layers the cross-encoder keeps (default %(default)s; more is slower)")
+    p.add_argument("--epochs", type=int, default=defaults.epochs, help="passes over the questions (default %(default)s)")
+    p.add_argument("--learning-rate", type=float, default=defaults.learning_rate,
+                   help="AdamW learning rate (default %(default)s)")
+    p.add_argument("--depth", type=int, default=defaults.depth,
+                   help="hard negatives come from the first stage's top N passages (default %(default)s)")
+    p.add_argument("--seed", type=int, default=defaults.seed, help="shuffling seed (default %(default)s)")
     p.add_argument("--json", action="store_true", help="machine-readable result")
 
 
@@ -363,8 +462,11 @@ def make_parser() -> argparse.ArgumentParser:
 
     p.add_argument("--query-model", action="append",
                    help="also score this trained query tower (folder or name; repeatable), beside the base model")
+    p.add_argument("--reranker", action="append",
+                   help="also score every variant behind this cross-encoder (folder or name; repeatable)")
 
     _train_options(command("train", cmd_train))
+    _train_reranker_options(command("train-reranker", cmd_train_reranker))
 
     p = command("insights", cmd_insights)
     _add_index(p)

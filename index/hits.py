@@ -38,6 +38,8 @@ class Hit:
     # Statutes cited anywhere in the article: an answering passage often sits above the
     # article's 相关法条参考 list, and the reader still wants to know which laws apply.
     article_statutes: list[str] = field(default_factory=list)
+    # The cross-encoder's logit, when a reranker (LAWFAQ_RERANKER) read this passage
+    rerank_score: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index.answered import MEMORY_FILE, QuestionMemory
 from index.training.artifact import read_record, trained_root
 
 
@@ -31,6 +32,9 @@ class QueryTunedEmbedder:
         self.query_prompt, self.passage_prompt = passages.query_prompt, passages.passage_prompt
         self.fusion: dict | None = record.get("fusion")
         self.fusion_sources: list[str] = record.get("fusion_sources") or []
+        # the labelled questions it learned from, as answered questions (index.answered); served, like
+        # the fusion weights, only on the corpus they were labelled on
+        self.memory = QuestionMemory.load(folder / MEMORY_FILE) if (folder / MEMORY_FILE).exists() else None
 
     @property
     def checksum(self) -> str:
@@ -56,7 +60,7 @@ class QueryTunedEmbedder:
         with its own wording hybrid R@10 and MRR@10; elsewhere the 1:1 fusion stays.
         """
         if self.fusion and self.fusion_sources and sorted(manifest.get("sources") or []) == self.fusion_sources:
-            return {k: self.fusion[k] for k in ("w_dense", "w_bm25", "rrf_k", "w_base") if k in self.fusion}
+            return {k: self.fusion[k] for k in ("w_dense", "w_bm25", "rrf_k", "w_base", "w_memory") if k in self.fusion}
         return None
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:

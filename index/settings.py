@@ -32,6 +32,7 @@ class Settings:
     passage_prompt: str | None = None  # LAWFAQ_PASSAGE_PROMPT: the model's passage instruction
     cache: str = ""  # LAWFAQ_CACHE: where rebuilt models live (default ~/.cache/lawfaq)
     encoder: str = "int8"  # LAWFAQ_ENCODER: int8 (ONNX Runtime, the default) or fp32 (torch)
+    reranker: str = ""  # LAWFAQ_RERANKER: a cross-encoder from `index train-reranker` (folder or name); "" = none
     query_model: str = ""  # LAWFAQ_QUERY_MODEL: a query tower from `index train` (folder or name); "" = the base model
     torch_threads: int = 1  # LAWFAQ_TORCH_THREADS: torch threads of a serving process (page, API, CLI search)
     search_slots: int = 0  # LAWFAQ_SEARCH_SLOTS: searches one process runs at once, the rest wait their turn (0: one per usable core, plus one)

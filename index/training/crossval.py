@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from index.answered import FoldMemory, QuestionMemory, build_memory
 from index.evaluate import score_runs
-from index.training.fusion import FixedVectors, FusionWeights, best_of, grid_scores, rank_all
+from index.training.fusion import FixedVectors, FusionWeights, best_of, grid_scores, memory_scores, rank_all
 from index.training.pairs import IndexVectors, Pair
 from index.training.tower import TrainConfig, encode_questions, train_query_tower
 
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 VARIANTS = ("base dense", "base hybrid", "trained dense", "trained hybrid 1:1", "trained hybrid learned, 2 lists",
             "trained hybrid learned")
+MEMORY_VARIANTS = ("base hybrid + answered questions", "trained hybrid learned + answered questions")
 REPORTED = ("recall@1", "recall@5", "recall@10", "recall@100", "mrr@10", "ndcg@10")
 
 
@@ -38,6 +40,7 @@ class FoldResult:
     train_seconds: float
     fusion: FusionWeights
     metrics: dict[str, dict[str, float]]  # variant -> metric -> value
+    memory_votes: dict[str, float] = field(default_factory=dict)  # memory variant -> its fitted w_memory
 
 
 @dataclass
@@ -45,11 +48,12 @@ class CrossValidation:
     folds: list[FoldResult]
     oof_vectors: dict[str, np.ndarray] = field(repr=False)  # cleaned question -> out-of-fold vector
     base_vectors: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # the base model's, same keys
+    splits: list[list[str]] = field(default_factory=list, repr=False)  # fold -> question keys
 
     def summary(self) -> dict[str, dict[str, list[float]]]:
         """variant -> metric -> [mean, sd] over folds."""
         out: dict[str, dict[str, list[float]]] = {}
-        for variant in VARIANTS:
+        for variant in [v for v in (*VARIANTS, *MEMORY_VARIANTS) if all(v in f.metrics for f in self.folds)]:
             out[variant] = {}
             for metric in REPORTED:
                 values = [f.metrics[variant][metric] for f in self.folds]
@@ -60,6 +64,7 @@ class CrossValidation:
         return {
             "folds": [{"fold": f.fold, "train_questions": f.train_questions, "test_questions": f.test_questions,
                        "train_seconds": round(f.train_seconds, 1), "fusion": f.fusion.to_dict(),
+                       "memory_votes": f.memory_votes,
                        "metrics": {v: {m: round(x, 4) for m, x in ms.items()} for v, ms in f.metrics.items()}}
                       for f in self.folds],
             "summary": self.summary(),
@@ -151,4 +156,65 @@ def cross_validate(searcher, base_dir: Path, labelled: list[Pair], mined: list[P
                          f"(base {metrics['base hybrid']['recall@10']:.3f}), fusion {weights}")
     finally:
         searcher._embedder, searcher.config = original_embedder, original_config
-    return CrossValidation(results, oof, base.vectors)
+    return CrossValidation(results, oof, base.vectors, splits)
+
+
+def answered_memory(questions: dict[str, str], qrels: dict[str, dict[str, int]],
+                    base_vectors: dict[str, np.ndarray]) -> QuestionMemory:
+    """The labelled questions (cleaned texts, base-model vectors) and the articles answering each."""
+    keys = list(questions)
+    return build_memory([questions[q] for q in keys], np.stack([base_vectors[questions[q]] for q in keys]),
+                        [sorted(a for a, g in qrels[q].items() if g > 0) for q in keys])
+
+
+def add_memory_variants(searcher, cv: CrossValidation, questions: dict[str, str],
+                        qrels: dict[str, dict[str, int]], progress: Callable[[str], None] | None = None) -> None:
+    """Score the answered-question memory on top of base hybrid and of the learned tower fusion, per fold.
+
+    Fold f's memory holds every other fold's questions; its vote weight is fitted on those other
+    folds, each question answered from a memory without its own fold (FoldMemory). Adds the
+    MEMORY_VARIANTS to each fold's metrics; `questions`: key -> cleaned text.
+    """
+    memory = answered_memory(questions, qrels, cv.base_vectors)
+    fold_of = {questions[q]: f for f, qs in enumerate(cv.splits) for q in qs}
+    base = FixedVectors(cv.base_vectors, searcher.embedder.checksum)
+    trained = FixedVectors(cv.oof_vectors, searcher.embedder.checksum, judge=cv.base_vectors)
+    original_embedder, original_config = searcher._embedder, searcher.config
+    defaults = FusionWeights(original_config.w_dense, original_config.w_bm25, original_config.rrf_k)
+    try:
+        for f, (fold, test) in enumerate(zip(cv.folds, cv.splits, strict=True)):
+            test_q = {q: questions[q] for q in test}
+            rest_q = {q: questions[q] for g, qs in enumerate(cv.splits) if g != f for q in qs}
+            for variant, embedder, start in ((MEMORY_VARIANTS[0], base, defaults),
+                                             (MEMORY_VARIANTS[1], trained, fold.fusion)):
+                searcher._embedder = embedder
+                searcher.memory = FoldMemory(memory, fold_of, held_out=f)
+                weights, _ = best_of(memory_scores(searcher, rest_q, qrels, start))
+                searcher.config = replace(original_config, **weights.to_dict())
+                fold.metrics[variant] = _score(searcher, test_q, qrels, "hybrid")
+                fold.memory_votes[variant] = weights.w_memory
+                searcher.config = original_config
+            if progress:
+                m, was = fold.metrics[MEMORY_VARIANTS[1]], fold.metrics["trained hybrid learned"]
+                progress(f"fold {f + 1}/{len(cv.splits)}: + answered questions (vote {fold.memory_votes[MEMORY_VARIANTS[1]]}): "
+                         f"R@10 {was['recall@10']:.3f} -> {m['recall@10']:.3f}, MRR@10 {was['mrr@10']:.3f} -> "
+                         f"{m['mrr@10']:.3f}, R@100 {was['recall@100']:.3f} -> {m['recall@100']:.3f}")
+    finally:
+        searcher._embedder, searcher.config, searcher.memory = original_embedder, original_config, None
+
+
+
+def fit_memory_vote(searcher, cv: CrossValidation, questions: dict[str, str], qrels: dict[str, dict[str, int]],
+                    weights: FusionWeights) -> tuple[QuestionMemory, FusionWeights, dict]:
+    """The served memory (every labelled question) and its vote weight, fitted on all out-of-fold
+    vectors with each question answered from a memory without its own fold."""
+    memory = answered_memory(questions, qrels, cv.base_vectors)
+    fold_of = {questions[q]: f for f, qs in enumerate(cv.splits) for q in qs}
+    original_embedder = searcher._embedder
+    searcher._embedder = FixedVectors(cv.oof_vectors, original_embedder.checksum, judge=cv.base_vectors)
+    searcher.memory = FoldMemory(memory, fold_of, held_out=None)
+    try:
+        best, metrics = best_of(memory_scores(searcher, questions, qrels, weights))
+    finally:
+        searcher._embedder, searcher.memory = original_embedder, None
+    return memory, best, metrics

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 BM25_WEIGHTS = (0.0, 0.25, 0.5, 1.0)
 RRF_KS = (20.0, 60.0)
 BASE_WEIGHTS = (0.0, 0.25, 0.5, 1.0)  # the base model's own dense list beside the tower's (SearchConfig.w_base)
+MEMORY_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0)  # the answered questions' vote (SearchConfig.w_memory)
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class FusionWeights:
     w_bm25: float = 1.0
     rrf_k: float = 60.0
     w_base: float = 0.0
+    w_memory: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -96,6 +98,25 @@ def grid_scores(searcher, questions: dict[str, str], qrels: dict[str, dict[str, 
             two_lists, _ = best_of(out)
             for w_base in BASE_WEIGHTS[1:]:
                 score(replace(two_lists, w_base=w_base, rrf_k=two_lists.rrf_k if two_lists.w_bm25 else RRF_KS[0]))
+    finally:
+        searcher.config = original
+    return out
+
+
+def memory_scores(searcher, questions: dict[str, str], qrels: dict[str, dict[str, int]],
+                  weights: FusionWeights) -> list[tuple[FusionWeights, dict]]:
+    """`weights` with each `MEMORY_WEIGHTS` vote of the answered questions (`searcher.memory`, which
+    must never hold the asking question: `index.answered.FoldMemory`), scored as `grid_scores` does."""
+    original = searcher.config
+    qrels = {q: qrels[q] for q in questions}
+    out = []
+    try:
+        for w_memory in MEMORY_WEIGHTS:
+            point = replace(weights, w_memory=w_memory)
+            searcher.config = replace(original, **point.to_dict())
+            metrics = score_runs(rank_all(searcher, questions), qrels)
+            log.info("memory %s: R@10 %.4f MRR@10 %.4f", point, metrics["recall@10"], metrics["mrr@10"])
+            out.append((point, metrics))
     finally:
         searcher.config = original
     return out

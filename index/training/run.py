@@ -18,9 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
+from index.answered import MEMORY_FILE
 from index.layout import IndexDir, read_manifest
 from index.training.artifact import TrainedModel, save_query_tower, trained_root
-from index.training.crossval import CrossValidation, cross_validate
+from index.training.crossval import CrossValidation, add_memory_variants, cross_validate, fit_memory_vote
 from index.training.fusion import FixedVectors, fit_fusion
 from index.training.pairs import IndexVectors, labelled_pairs, mined_pairs
 from index.training.tower import TrainConfig, train_query_tower
@@ -88,6 +89,7 @@ def train(searcher, queries: dict[str, str] | None = None, qrels: dict[str, dict
     if labelled and folds > 1:
         t = time.perf_counter()
         cv = cross_validate(searcher, base_dir, labelled, mined, qrels or {}, config, folds, say, matrices)
+        add_memory_variants(searcher, cv, {p.key: searcher.clean_query(p.text) for p in labelled}, qrels or {}, say)
         seconds["cross_validation"] = time.perf_counter() - t
         say("cross-validated (mean ± sd over folds):\n" + cv.table())
     if not final:
@@ -96,17 +98,18 @@ def train(searcher, queries: dict[str, str] | None = None, qrels: dict[str, dict
     tower = train_query_tower(base_dir, searcher.embedder.query_prompt, matrices, labelled, mined, config,
                               progress=lambda m: say(f"final {m}"))
     seconds["final_training"] = time.perf_counter() - t
-    fusion = None
+    fusion, memory = None, None
     if cv is not None:
         questions = {p.key: searcher.clean_query(p.text) for p in labelled}
         original = searcher._embedder
         searcher._embedder = FixedVectors(cv.oof_vectors, searcher.embedder.checksum, judge=cv.base_vectors or None)
         try:
-            weights, _ = fit_fusion(searcher, questions, qrels or {})
+            weights, _ = fit_fusion(searcher, {q: questions[q] for q in questions}, qrels or {})
         finally:
             searcher._embedder = original
+        memory, weights, _ = fit_memory_vote(searcher, cv, questions, qrels or {}, weights)
         fusion = weights.to_dict()
-        say(f"learned fusion (all out-of-fold vectors): {fusion}")
+        say(f"learned fusion (all out-of-fold vectors), answered questions included: {fusion}")
     record = {
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "index_model": vectors.model,
@@ -119,7 +122,8 @@ def train(searcher, queries: dict[str, str] | None = None, qrels: dict[str, dict
         "cross_validation": cv.to_dict() if cv else None,
     }
     root = out_root or trained_root(default_cache())
-    model = save_query_tower(tower, root, name or default_name(vectors.model), record)
+    model = save_query_tower(tower, root, name or default_name(vectors.model), record,
+                             extras=(lambda folder: memory.save(folder / MEMORY_FILE)) if memory is not None else None)
     if cv is not None:  # beside the model, hidden (not part of its checksum): for studying what else to learn
         texts = sorted(cv.oof_vectors)
         np.savez_compressed(model.path / OOF_FILE, questions=np.array(texts),

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index.training.optim import adamw_with_warmup, take_step
 from index.training.pairs import Pair
 
 log = logging.getLogger(__name__)
@@ -113,11 +114,7 @@ def train_query_tower(
             if "word_embeddings" in name:
                 weight.requires_grad = False
     trainable = [w for w in model.parameters() if w.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate, weight_decay=0.01)
-    warm = max(1, int(config.warmup * steps))
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min(1.0, (s + 1) / warm) * max(0.0, (steps - s) / steps)
-    )
+    optimizer, schedule = adamw_with_warmup(torch, trainable, config.learning_rate, steps, config.warmup)
     started = time.perf_counter()
     for epoch in range(config.epochs):
         model.train()
@@ -126,11 +123,7 @@ def train_query_tower(
             features = model.preprocess([query_prompt + p.text for p in batch])
             qv = torch.nn.functional.normalize(model(features)["sentence_embedding"], dim=-1)
             loss = _loss(torch, qv, passages[batch[0].group], batch, config, rng)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            total += float(loss.detach()) * len(batch)
+            total += take_step(optimizer, schedule, loss) * len(batch)
             seen += len(batch)
         message = f"epoch {epoch + 1}/{config.epochs}: loss {total / seen:.3f}, {time.perf_counter() - started:.0f} s"
         log.info(message)

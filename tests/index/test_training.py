@@ -15,7 +15,7 @@ from index.model import ModelUnavailable
 from index.searcher import Searcher
 from index.store import MetaStore
 from index.training.artifact import RECORD, read_record
-from index.training.crossval import VARIANTS, split_folds
+from index.training.crossval import MEMORY_VARIANTS, VARIANTS, split_folds
 from index.training.pairs import IndexVectors, _only_citations, labelled_pairs, mined_pairs
 from index.training.run import OOF_FILE
 from index.training.tower import TrainConfig, encode_questions, train_query_tower
@@ -43,6 +43,15 @@ def _labelled(index_dir: Path) -> tuple[dict[str, str], dict[str, dict[str, int]
             qid = f"{titles[title]}-{n}"
             queries[qid], qrels[qid] = q, {titles[title]: 1}
     return queries, qrels
+
+
+def _write_labelled(folder: Path, queries: dict[str, str], qrels: dict[str, dict[str, int]]) -> tuple[Path, Path]:
+    """The labelled questions as the CLI reads them: queries JSONL and qrels TSV."""
+    qfile, rfile = folder / "q.jsonl", folder / "qrels.tsv"
+    qfile.write_text("".join(json.dumps({"qid": k, "question": v}, ensure_ascii=False) + "\n"
+                             for k, v in queries.items()), encoding="utf-8")
+    rfile.write_text("".join(f"{k}\t{a}\n" for k, r in qrels.items() for a in r), encoding="utf-8")
+    return qfile, rfile
 
 
 def test_statute_names_are_not_mined_as_questions():
@@ -98,10 +107,7 @@ def test_tiny_training_lands_questions_on_their_answers(built_index, embedder):
 def test_train_command_cross_validates_saves_and_serves(built_index, tmp_path):
     """The CLI end to end: 2-fold CV + final tower, then search and eval with LAWFAQ_QUERY_MODEL (int8 export)."""
     queries, qrels = _labelled(built_index)
-    qfile, rfile = tmp_path / "q.jsonl", tmp_path / "qrels.tsv"
-    qfile.write_text("".join(json.dumps({"qid": k, "question": v}, ensure_ascii=False) + "\n"
-                             for k, v in queries.items()), encoding="utf-8")
-    rfile.write_text("".join(f"{k}\t{a}\n" for k, r in qrels.items() for a in r), encoding="utf-8")
+    qfile, rfile = _write_labelled(tmp_path, queries, qrels)
     env = {**os.environ, "LAWFAQ_QUERY_LOG": "off"}
     env.pop("LAWFAQ_QUERY_MODEL", None)
     cmd = [sys.executable, "-m", "index", "train", "--index", str(built_index), "--queries", str(qfile),
@@ -113,9 +119,13 @@ def test_train_command_cross_validates_saves_and_serves(built_index, tmp_path):
     folder = Path(result["model"]["path"])
     assert folder == tmp_path / "towers" / "tiny" and (folder / "modules.json").exists()
     summary = result["cross_validation"]["summary"]
-    assert set(summary) == set(VARIANTS)
+    assert set(summary) == set(VARIANTS) | set(MEMORY_VARIANTS)
     assert all(0.0 <= mean <= 1.0 for v in summary.values() for mean, _sd in v.values())
     record = read_record(folder)
+    from index.answered import MEMORY_FILE, QuestionMemory
+
+    memory = QuestionMemory.load(folder / MEMORY_FILE)  # the labelled questions, answered
+    assert len(memory) == len(queries) and "w_memory" in record["fusion"]
     manifest = json.loads((Searcher.open(built_index).layout.current() / "manifest.json").read_text())
     assert record["index_model"]["checksum"] == manifest["model"]["checksum"]
     assert record["training"]["pairs"]["labelled"] == len(queries)
@@ -192,3 +202,140 @@ def test_a_tower_can_fuse_the_base_models_own_list(built_index, embedder, tmp_pa
     assert "base_ms" in hits.timings and "judge_ms" not in hits.timings
     assert [h.passage_id for h in hits] == [h.passage_id for h in doubled.search("网贷逾期会上门吗", k=3)]
     assert hits.weak == doubled.search("网贷逾期会上门吗", k=3).weak
+
+
+# ---- the cross-encoder reranker (index.rerank, index.training.reranker) --------------------------------
+
+def _relevant(qrels: dict[str, dict[str, int]]) -> dict[str, set[str]]:
+    return {q: {a for a, g in r.items() if g > 0} for q, r in qrels.items()}
+
+
+def test_reranker_examples_are_hard_negatives_of_other_articles(built_index, embedder):
+    from index.training.reranker import rerank_examples
+
+    searcher = Searcher.open(built_index, embedder=embedder)
+    queries, qrels = _labelled(built_index)
+    examples = rerank_examples(searcher, queries, _relevant(qrels), depth=10)
+    assert len(examples) == len(queries)
+    store = searcher._version.store
+    for ex in examples:
+        answer = next(iter(qrels[ex.key]))
+        own = {t.split("\n", 1)[1] for t in ex.positives}
+        assert own == {p.text for p in store.passages_of(answer)}
+        assert ex.negatives and not own & {t.split("\n", 1)[1] for t in ex.negatives}
+
+
+def test_tiny_reranker_training_loss_falls_and_search_uses_it(built_index, embedder, tmp_path):
+    """A real 1-layer cross-encoder over a few dozen groups: loss falls, the saved folder scores
+    exactly as the trained module, and a Searcher with it reorders its first stage's top passages."""
+    from index.rerank import Reranker, read_reranker_record
+    from index.training.rerank_run import ModuleScorer
+    from index.training.reranker import RerankConfig, rerank_examples, save_reranker, train_reranker
+
+    searcher = Searcher.open(built_index, embedder=embedder)
+    queries, qrels = _labelled(built_index)
+    examples = rerank_examples(searcher, queries, _relevant(qrels), depth=10)
+    config = RerankConfig(layers=1, epochs=6, learning_rate=1e-3, questions_per_batch=4, depth=10)
+    module, tokenizer, losses = train_reranker(Path(embedder.model_dir), examples * 3, config)
+    assert losses[-1] < 0.6 * losses[0], losses  # measured 2.02 -> 0.72
+    folder = save_reranker(module, tokenizer, tmp_path, "tiny-rr", {"config": config.to_dict()})
+    assert read_reranker_record(folder)["kind"] == "reranker"
+    loaded = Reranker(folder)
+    ex = examples[0]
+    texts = ex.positives[:1] + ex.negatives[:5]
+    np.testing.assert_allclose(loaded.score(ex.question, texts),
+                               ModuleScorer(module, tokenizer, config.max_length).score(ex.question, texts), atol=1e-4)
+
+    with_rr = Searcher.open(built_index, embedder=embedder, reranker=loaded)
+    hits = with_rr.search(ex.question, k=5)
+    assert "rerank_ms" in hits.timings
+    assert all(h.rerank_score is not None for h in hits)
+    assert hits.to_dict()["hits"][0]["rerank_score"] == hits[0].rerank_score
+    # the reranked head follows the reciprocal-rank fusion of both orders
+    first = searcher.search(ex.question, k=5)
+    assert first[0].rerank_score is None and "rerank_ms" not in first.timings
+    assert with_rr.search(ex.question, k=5, mode="bm25")[0].rerank_score is None  # keyword mode stays keyword
+
+
+def test_train_reranker_command_cross_validates_saves_and_serves(built_index, tmp_path):
+    queries, qrels = _labelled(built_index)
+    qfile, rfile = _write_labelled(tmp_path, queries, qrels)
+    env = {**os.environ, "LAWFAQ_QUERY_LOG": "off"}
+    env.pop("LAWFAQ_QUERY_MODEL", None)
+    env.pop("LAWFAQ_RERANKER", None)
+    cmd = [sys.executable, "-m", "index", "train-reranker", "--index", str(built_index), "--queries", str(qfile),
+           "--qrels", str(rfile), "--folds", "2", "--epochs", "1", "--layers", "1", "--depth", "10",
+           "--name", "tiny-rr", "--out", str(tmp_path / "rr"), "--json"]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    folder = Path(result["model"]["path"])
+    assert folder == tmp_path / "rr" / "tiny-rr"
+    summary = result["cross_validation"]["summary"]
+    assert set(summary) == {"base hybrid", "base hybrid + reranker"}
+    assert all(0.0 <= mean <= 1.0 for v in summary.values() for mean, _sd in v.values())
+    assert result["model"]["training"]["labelled"] == len(queries) and result["model"]["training"]["mined"] > 0
+
+    search = [sys.executable, "-m", "index", "search", "撞车了先干嘛", "--index", str(built_index), "--json"]
+    served = subprocess.run(search, capture_output=True, text=True, env={**env, "LAWFAQ_RERANKER": str(folder)},
+                            cwd=ROOT, timeout=300)
+    assert served.returncode == 0, served.stderr[-2000:]
+    out = json.loads(served.stdout)
+    assert "rerank_ms" in out["timings_ms"] and out["hits"][0]["rerank_score"] is not None
+    evaluated = subprocess.run([sys.executable, "-m", "index", "eval", "--index", str(built_index), "--queries",
+                                str(qfile), "--qrels", str(rfile), "--modes", "hybrid", "--reranker", str(folder),
+                                "--json"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert evaluated.returncode == 0, evaluated.stderr[-2000:]
+    variants = json.loads(evaluated.stdout)["variants"]
+    assert set(variants) == {"base model", f"base model + reranker {folder}"}
+    bad = subprocess.run(search, capture_output=True, text=True, env={**env, "LAWFAQ_RERANKER": str(tmp_path)},
+                         cwd=ROOT, timeout=300)
+    assert bad.returncode == 1 and "reranker" in bad.stderr and "Traceback" not in bad.stderr
+
+
+# ---- answered questions (index.answered) ----------------------------------------------------------------
+
+def test_answered_questions_vote_for_their_articles_and_save(tmp_path):
+    from index.answered import FoldMemory, QuestionMemory, build_memory
+
+    rng = np.random.default_rng(0)
+    vecs = rng.normal(size=(6, 8)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    memory = build_memory([f"q{i}" for i in range(6)], vecs, [["a"], ["b"], ["c"], ["a", "d"], ["e"], ["f"]],
+                          neighbors=3, temperature=0.02, null_cosine=0.9)
+    near = memory.article_scores(vecs[1])  # asking (a twin of) q1: its article carries almost all the weight
+    assert max(near, key=near.get) == "b" and near["b"] > 0.9 and len(near) <= 4
+    far = memory.article_scores(-vecs[1])  # nothing close: the "none of them" option takes the weight
+    assert sum(far.values()) < 0.05
+    memory.save(tmp_path / "m.npz")
+    again = QuestionMemory.load(tmp_path / "m.npz")
+    assert again.texts == memory.texts and again.articles == memory.articles and again.null_cosine == 0.9
+    np.testing.assert_array_equal(again.vectors, memory.vectors)
+    # cross-validation: a question never hears its own fold, nor the held-out fold
+    folds = FoldMemory(memory, {"q0": 0, "q1": 0, "q2": 1, "q3": 1, "q4": 2, "q5": 2}, held_out=2)
+    heard = folds.article_scores(vecs[1], "q1")
+    assert "b" not in heard and "e" not in heard and "f" not in heard
+    with pytest.raises(KeyError):
+        folds.article_scores(vecs[1], "not asked in any fold")
+
+
+def test_answered_questions_lift_their_answer_in_search(built_index, embedder):
+    """A question answered before pulls its article up; the weight 0 leaves the ranking as it was."""
+    from dataclasses import replace
+
+    from index.answered import build_memory
+
+    searcher = Searcher.open(built_index, embedder=embedder)
+    question = "楼上漏水把我家泡了怎么办"
+    before = searcher.rank_articles(question, k=10)
+    dense_before = searcher.rank_articles(question, mode="dense", k=10)
+    target = before[-1]  # an article the first stage ranks low for this question
+    clean = searcher.clean_query(question)
+    searcher.memory = build_memory([clean], embedder.encode_queries([clean]), [[target]])
+    searcher.config = replace(searcher.config, w_memory=0.0)
+    assert searcher.rank_articles(question, k=10) == before
+    searcher.config = replace(searcher.config, w_memory=2.0)
+    assert searcher.rank_articles(question, k=10)[0] == target
+    hits = searcher.search(question, k=3)
+    assert hits[0].article_id == target and "memory_ms" in hits.timings
+    assert searcher.rank_articles(question, mode="dense", k=10) == dense_before  # only hybrid hears it
