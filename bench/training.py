@@ -64,17 +64,23 @@ def _weak_rates(searcher, eval_set, noanswer: list[str]) -> dict[str, float]:
 
 
 def compare(index_dir: Path, eval_set, towers: dict[str, Path], latency_questions: list[str], log,
-            modes=("hybrid", "dense"), noanswer: list[str] | None = None) -> dict:
-    """Quality (evaluate) and latency of the base model and each tower on one index."""
+            modes=("hybrid", "dense"), noanswer: list[str] | None = None, reranker: Path | None = None) -> dict:
+    """Quality (evaluate) and latency of the base model and each tower on one index (and, with a
+    `reranker`, of the last of them once more behind it)."""
     from index.model import base_embedder, tuned_embedder
+    from index.rerank import Reranker
     from index.searcher import ModelMismatch, Searcher
 
-    searchers = {"base model": Searcher.open(index_dir, embedder=base_embedder())}
+    searchers = {"base model": Searcher.open(index_dir, embedder=base_embedder(), reranker=False)}
     for label, folder in towers.items():
         try:
-            searchers[label] = Searcher.open(index_dir, embedder=tuned_embedder(str(folder)))
+            searchers[label] = Searcher.open(index_dir, embedder=tuned_embedder(str(folder)), reranker=False)
         except (ModelMismatch, RuntimeError) as exc:
             log(f"  {label}: not comparable on {index_dir} ({exc})")
+    if reranker is not None:
+        label, last = list(searchers.items())[-1]
+        searchers[f"{label} + reranker {reranker.name}"] = Searcher.open(index_dir, embedder=last.embedder,
+                                                                         reranker=Reranker(reranker))
     quality = {}
     for label, s in searchers.items():
         quality[label] = evaluate(s, eval_set, modes=modes)
@@ -82,7 +88,8 @@ def compare(index_dir: Path, eval_set, towers: dict[str, Path], latency_question
                                        for m, r in quality[label].items()))
     weak = {label: _weak_rates(s, eval_set, noanswer) for label, s in searchers.items()} if noanswer else {}
     return {"quality": quality, "latency": _latency(searchers, latency_questions), "weak": weak,
-            "fusion": {k: {"w_bm25": s.config.w_bm25, "rrf_k": s.config.rrf_k, "w_base": s.config.w_base}
+            "fusion": {k: {"w_bm25": s.config.w_bm25, "rrf_k": s.config.rrf_k, "w_base": s.config.w_base,
+                           "w_memory": s.config.w_memory, "answered_questions": len(s.memory) if s.memory else 0}
                        for k, s in searchers.items()}}
 
 
@@ -101,6 +108,10 @@ def render(t: dict) -> list[str]:
                             for f in cv["folds"])
         out += ["", f"Learned fusion per fold (BM25 weight / base-model list weight / RRF k; the tower's list "
                 f"weighs 1): {fusions}.", ""]
+        votes = [f.get("memory_votes") for f in cv["folds"] if f.get("memory_votes")]
+        if votes:
+            out += ["Answered questions' vote per fold (base hybrid / tower): " + ", ".join(
+                "/".join(f"{w:g}" for w in v.values()) for v in votes) + ".", ""]
     for name, tower in (t.get("towers") or {}).items():
         secs = tower.get("seconds", {})
         wall = f"wall {tower['wall_seconds'] / 60:.1f} min, " if tower.get("wall_seconds") else ""
@@ -137,7 +148,8 @@ def _int8_agreement(tower: Path, questions: list[str]) -> dict:
     return {"questions": len(questions), "median_cosine": float(np.median(cos)), "min_cosine": float(cos.min())}
 
 
-def measure_existing(tower: Path, shipped_dir: Path, stard_idx: Path | None, log) -> dict:
+def measure_existing(tower: Path, shipped_dir: Path, stard_idx: Path | None, log,
+                     reranker: Path | None = None) -> dict:
     """Base vs an already trained tower (its record holds the cross-validation): quality and latency."""
     import json
 
@@ -157,7 +169,8 @@ def measure_existing(tower: Path, shipped_dir: Path, stard_idx: Path | None, log
         log("shipped relevance set: base vs tower")
         out["compare"]["shipped relevance set (never trained on)"] = compare(
             shipped_dir, load_eval_set(*files), {f"tower {tower.name}": tower}, shipped_q[:210], log,
-            noanswer=data.read_questions(Path(__file__).resolve().parent.parent / "eval" / "noanswer.jsonl"))
+            noanswer=data.read_questions(Path(__file__).resolve().parent.parent / "eval" / "noanswer.jsonl"),
+            reranker=reranker)
     stard, _ = data.find_stard()
     if stard is not None and stard_idx is not None:
         log("STARD: latency of base vs tower (its quality is the cross-validation above)")
@@ -165,8 +178,14 @@ def measure_existing(tower: Path, shipped_dir: Path, stard_idx: Path | None, log
         from index.searcher import Searcher
 
         questions = data.read_questions(stard.queries)[:410]
-        searchers = {"base model": Searcher.open(stard_idx, embedder=base_embedder()),
-                     f"tower {tower.name}": Searcher.open(stard_idx, embedder=tuned_embedder(str(tower)))}
+        tuned = tuned_embedder(str(tower))
+        searchers = {"base model": Searcher.open(stard_idx, embedder=base_embedder(), reranker=False),
+                     f"tower {tower.name}": Searcher.open(stard_idx, embedder=tuned, reranker=False)}
+        if reranker is not None:
+            from index.rerank import Reranker
+
+            searchers[f"tower {tower.name} + reranker {reranker.name}"] = Searcher.open(
+                stard_idx, embedder=tuned, reranker=Reranker(reranker))
         out["stard_latency"] = _latency(searchers, questions)
         out["int8_vs_fp32_tower"] = _int8_agreement(tower, questions[:200])
     log(json.dumps(out.get("stard_latency", {}), indent=1)[:400])
@@ -184,9 +203,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.training", description=main.__doc__)
     parser.add_argument("--tower", required=True, help="a tower folder from `python -m index train`")
     parser.add_argument("--out", default="docs/bench", help="folder for training.json and training.md")
+    parser.add_argument("--reranker", help="also measure this cross-encoder (from `index train-reranker`) "
+                                           "behind the tower")
     args = parser.parse_args(argv)
     log = lambda m: print(f"[bench.training] {m}", file=sys.stderr, flush=True)  # noqa: E731
-    result = measure_existing(Path(args.tower), SHIPPED_INDEX, STARD_INDEX if STARD_INDEX.exists() else None, log)
+    result = measure_existing(Path(args.tower), SHIPPED_INDEX, STARD_INDEX if STARD_INDEX.exists() else None, log,
+                              Path(args.reranker) if args.reranker else None)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "training.json").write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")

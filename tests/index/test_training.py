@@ -129,7 +129,7 @@ def test_train_command_cross_validates_saves_and_serves(built_index, tmp_path):
     manifest = json.loads((Searcher.open(built_index).layout.current() / "manifest.json").read_text())
     assert record["index_model"]["checksum"] == manifest["model"]["checksum"]
     assert record["training"]["pairs"]["labelled"] == len(queries)
-    assert set(record["fusion"]) == {"w_dense", "w_bm25", "rrf_k", "w_base"}
+    assert set(record["fusion"]) == {"w_dense", "w_bm25", "rrf_k", "w_base", "w_memory"}
     oof = np.load(folder / OOF_FILE)  # every labelled question's vector from the fold tower that never saw it
     assert 0 < len(oof["questions"]) <= len(queries) and oof["vectors"].shape == (len(oof["questions"]), 384)
     assert np.allclose(np.linalg.norm(oof["vectors"], axis=1), 1.0, atol=1e-3)
