@@ -132,6 +132,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(hits.to_dict(), ensure_ascii=False, indent=2))
         return 0
+    if hits.read_as:
+        print(f"已按拼音理解为：{hits.read_as}")
     if hits.message:
         print(hits.message)
     for h in hits:
@@ -230,7 +232,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         print("error: unset LAWFAQ_QUERY_MODEL: a tower is trained from the base model", file=sys.stderr)
         return 2
     config = TrainConfig(epochs=args.epochs, learning_rate=args.learning_rate, temperature=args.temperature,
-                         batch_size=args.batch_size, seed=args.seed)
+                         batch_size=args.batch_size, seed=args.seed, loss=args.loss)
     say = (lambda m: print(m, file=sys.stderr, flush=True)) if not args.json else None
     try:
         result = train(searcher, queries, qrels, folds=args.folds, final=not args.cv_only, mine=not args.no_mine,
@@ -378,7 +380,7 @@ def _labelled_options(p: argparse.ArgumentParser, what: str, default_name: str) 
 
 
 def _train_options(p: argparse.ArgumentParser) -> None:
-    from index.training.tower import TrainConfig
+    from index.training.tower import LOSSES, TrainConfig
 
     _labelled_options(p, "tower", "query-<model>-<time>")
     defaults = TrainConfig()
@@ -388,6 +390,9 @@ def _train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--temperature", type=float, default=defaults.temperature,
                    help="softmax temperature (default %(default)s)")
     p.add_argument("--batch-size", type=int, default=defaults.batch_size, help="questions per step (default %(default)s)")
+    p.add_argument("--loss", choices=LOSSES, default=defaults.loss,
+                   help="any: one answering passage suffices; every: each answering article counts on its own "
+                        "(default %(default)s)")
     p.add_argument("--seed", type=int, default=defaults.seed, help="shuffling and fold seed (default %(default)s)")
     p.add_argument("--json", action="store_true", help="machine-readable result")
 

@@ -49,9 +49,11 @@ class HitList(list):
     """A list of Hits that also says whether the match is weak and why, and timings."""
 
     def __init__(self, hits=(), *, query: str = "", weak: bool = False, message: str = "",
-                 timings: dict | None = None, version: str | None = None):
+                 timings: dict | None = None, version: str | None = None, read_as: str | None = None):
         super().__init__(hits)
         self.query = query
+        # how the query was read when that differs from what was typed (pinyin read into Chinese)
+        self.read_as = read_as
         self.weak = weak
         self.message = message
         self.timings = timings or {}
@@ -59,7 +61,7 @@ class HitList(list):
 
     def to_dict(self) -> dict:
         """JSON-ready: what the CLI's --json and the HTTP API return."""
-        return {"query": self.query, "weak": self.weak, "message": self.message, "version": self.version,
+        return {"query": self.query, "read_as": self.read_as, "weak": self.weak, "message": self.message, "version": self.version,
                 "timings_ms": self.timings, "hits": [h.to_dict() for h in self]}
 
 

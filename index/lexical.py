@@ -35,6 +35,12 @@ class LexicalIndex:
         retriever = bm25s.BM25.load(str(path), mmap=False, show_progress=False)
         return cls(retriever, n_docs)
 
+    def document_frequencies(self) -> dict[str, int]:
+        """token -> how many passages hold it (read from bm25s's token-major score matrix)."""
+        indptr = np.asarray(self.retriever.scores["indptr"])
+        return {tok: int(indptr[i + 1] - indptr[i]) for tok, i in self.retriever.vocab_dict.items()
+                if tok and i + 1 < len(indptr)}
+
     def scores(self, query_tokens: list[str]) -> np.ndarray:
         if not query_tokens or self.n_docs == 0:
             return np.zeros(self.n_docs, dtype=np.float32)

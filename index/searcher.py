@@ -25,6 +25,7 @@ from index.fusion import order, rrf_ranked, shape
 from index.hits import Hit, HitList, article_link, best_sentence, link_for
 from index.layout import IndexDir, IndexNotFound, read_manifest
 from index.lexical import LexicalIndex
+from index.pinyin import PinyinReader, common_tables, looks_like_pinyin
 from index.query import (
     MAX_QUERY_CHARS,
     MODES,
@@ -93,6 +94,7 @@ class _Ranking:
     bm25_score: dict[int, float]
     cited: set[int]
     tokens: list[str]  # the query's BM25 tokens, reused to highlight every hit
+    read_as: str  # the query as the models and BM25 read it (pinyin read into Chinese, index.pinyin)
     # with a trained query tower: the base model's best cosine, what the "no good match" floors were set on
     judge_dense: float | None = None
     rerank_score: dict[int, float] = field(default_factory=dict)  # position -> the reranker's logit
@@ -117,6 +119,21 @@ class _Version:
     # answers "top-n BM25 / dense positions under a filter": FAISS+bm25s here, or Milvus
     retrieval: object = None
     _article_positions: dict[str, list[int]] | None = None
+    _pinyin: PinyinReader | None = None
+    _pinyin_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def pinyin_reader(self, tokenizer) -> PinyinReader:
+        """This version's pinyin reader (its BM25 vocabulary + the tokenizer's common words), built the
+        first time a query holds pinyin: ~1 s for STARD's 30k words; the common words' tables come
+        from LAWFAQ_CACHE/pinyin after their first build (~6 s, once per machine)."""
+        if self._pinyin is None:
+            with self._pinyin_lock:
+                if self._pinyin is None:
+                    counts = self.lexical.document_frequencies() if self.lexical is not None else {}
+                    common = common_tables(tokenizer.checksum, tokenizer.word_frequencies,
+                                           settings().cache_dir / "pinyin")
+                    self._pinyin = PinyinReader.build(counts, common)
+        return self._pinyin
 
     def article_positions(self) -> dict[str, list[int]]:
         """article id -> its passage positions (built on first use: only answered-question memory needs it)."""
@@ -298,9 +315,18 @@ class Searcher:
         return PassageFilter(mask, names, request.date_from.toordinal() if request.date_from else None,
                              request.date_to.toordinal() if request.date_to else None)
 
-    def _candidates(self, v: _Version, query: str, tokens: list[str], mode: str, mask, timings: dict):
+    def read_query(self, query: str, v: _Version | None = None) -> str:
+        """`query` (cleaned) as the models and BM25 read it: toneless pinyin read into Chinese words
+        ("bang xin zui 会不会留案底" -> "帮信罪 会不会留案底", index.pinyin); anything else unchanged."""
+        if not looks_like_pinyin(query):
+            return query
+        return (v or self._version).pinyin_reader(self.tokenizer).read(query)
+
+    def _candidates(self, v: _Version, query: str, read_as: str, tokens: list[str], mode: str, mask,
+                    timings: dict):
         """Ranked positions, their fused scores, their dense and BM25 scores, and the base model's
-        best cosine when its own list was fused (else None)."""
+        best cosine when its own list was fused (else None). `query` as typed (cleaned) keys the
+        answered-question memory; `read_as` is what the models read."""
         n = self.config.candidates
         bm25_rank: list[int] = []
         dense_rank: list[int] = []
@@ -316,7 +342,7 @@ class Searcher:
             timings["bm25_ms"] = (time.perf_counter() - t) * 1000
         if mode in ("hybrid", "dense"):
             t = time.perf_counter()
-            qv = self.embedder.encode_queries([query])[0]
+            qv = self.embedder.encode_queries([read_as])[0]
             timings["encode_ms"] = (time.perf_counter() - t) * 1000
             t = time.perf_counter()
             scores_d, ids = v.retrieval.dense_top(qv, n, mask)
@@ -329,7 +355,7 @@ class Searcher:
         base_qv = None
         if mode == "hybrid" and (self.config.w_base or use_memory) and hasattr(self.embedder, "judge_queries"):
             t = time.perf_counter()
-            base_qv = self.embedder.judge_queries([query])[0]
+            base_qv = self.embedder.judge_queries([read_as])[0]
             scores_j, ids_j = v.retrieval.dense_top(base_qv, n if self.config.w_base else 1, mask)
             base_rank = ids_j.tolist() if self.config.w_base else []
             judge = float(scores_j[0]) if len(scores_j) else None
@@ -380,13 +406,15 @@ class Searcher:
         `rank_articles` (evaluation) both call it, so eval scores the served order.
         """
         t = time.perf_counter()
-        tokens = self.tokenizer.query_tokens(query)
+        read_as = self.read_query(query, v)
+        tokens = self.tokenizer.query_tokens(read_as)
         timings["tokenize_ms"] = (time.perf_counter() - t) * 1000
-        ranked, fused, dense_score, bm25_score, judge = self._candidates(v, query, tokens, mode, mask, timings)
+        ranked, fused, dense_score, bm25_score, judge = self._candidates(v, query, read_as, tokens, mode, mask,
+                                                                         timings)
         reranked: dict[int, float] = {}
         if self.reranker is not None and mode != "bm25" and self.config.rerank_depth > 0 and ranked:
             t = time.perf_counter()
-            ranked, fused, reranked = self._rerank(v, query, ranked, fused)
+            ranked, fused, reranked = self._rerank(v, read_as, ranked, fused)
             timings["rerank_ms"] = (time.perf_counter() - t) * 1000
         cited = self._statute_positions(v, query, mask)
         if cited:
@@ -394,7 +422,7 @@ class Searcher:
             ranked = [p for p in ranked if p in cited] + extra + [p for p in ranked if p not in cited]
             for p in extra:
                 fused[p] = 0.0
-        return _Ranking(ranked, fused, dense_score, bm25_score, cited, tokens, judge, reranked)
+        return _Ranking(ranked, fused, dense_score, bm25_score, cited, tokens, read_as, judge, reranked)
 
     def _rerank(self, v: _Version, query: str, ranked: list[int], fused: dict[int, float]):
         """The reranker reads the first `rerank_depth` passages; over those, its order and the first
@@ -481,12 +509,13 @@ class Searcher:
         timings["shaping_ms"] = (time.perf_counter() - t) * 1000
         if mode != "bm25" and ranking.judge_dense is None and hasattr(self.embedder, "judge_queries"):
             t = time.perf_counter()
-            scores, _ = v.retrieval.dense_top(self.embedder.judge_queries([query])[0], 1, mask)
+            scores, _ = v.retrieval.dense_top(self.embedder.judge_queries([ranking.read_as])[0], 1, mask)
             ranking.judge_dense = float(scores[0]) if len(scores) else None
             timings["judge_ms"] = (time.perf_counter() - t) * 1000
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         weak, message = self._judge(hits, ranking, mode)
-        return HitList(hits, query=query, weak=weak, message=message, timings=timings, version=v.name)
+        return HitList(hits, query=query, weak=weak, message=message, timings=timings, version=v.name,
+                       read_as=ranking.read_as if ranking.read_as != query else None)
 
     def rank_articles(self, query: str, mode: str = "hybrid", k: int = 100) -> list[str]:
         """Article ids best first: the order the page shows them in, as far as `k` reaches.
@@ -536,7 +565,7 @@ class Searcher:
         for rank, pos in enumerate(chosen, start=1):
             row = texts[pos]
             art, art_statutes = heads[row.article_id]
-            spans = self.tokenizer.match_spans(query, row.text, tokens=ranking.tokens)
+            spans = self.tokenizer.match_spans(ranking.read_as, row.text, tokens=ranking.tokens)
             best = best_sentence(row.text, spans)
             hits.append(
                 Hit(

@@ -221,6 +221,11 @@ class LegalTokenizer:
                 out.extend(t for t in targets if t not in out)
         return out
 
+    def word_frequencies(self) -> dict[str, int]:
+        """The segmentation dictionary's words and frequencies (jieba's, plus the legal dictionary):
+        what the pinyin reader (index.pinyin) falls back on for words an index does not hold."""
+        return dict(self._ensure_loaded().FREQ)
+
     def query_tokens(self, text: str) -> list[str]:
         """tokens(text) plus the tokens of synonym expansions (expansion tokens
         already present are not repeated)."""

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 BM25_WEIGHTS = (0.0, 0.25, 0.5, 1.0)
 RRF_KS = (20.0, 60.0)
 BASE_WEIGHTS = (0.0, 0.25, 0.5, 1.0)  # the base model's own dense list beside the tower's (SearchConfig.w_base)
-MEMORY_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0)  # the answered questions' vote (SearchConfig.w_memory)
+MEMORY_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)  # the answered questions' vote (SearchConfig.w_memory)
 
 
 @dataclass(frozen=True)

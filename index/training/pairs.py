@@ -35,6 +35,14 @@ class Pair:
     source: str  # "labelled", "title" or "heading"
     key: str  # the question id or the article id: what cross-validation splits on
     group: int = 0  # which index's passage vectors `positives` point into (training over several indexes)
+    # which answering article each positive belongs to (0..m-1), parallel to `positives`; None: all one article
+    answers: np.ndarray | None = None
+
+    def answer_groups(self) -> list[np.ndarray]:
+        """Indices into `positives`, one array per answering article."""
+        if self.answers is None:
+            return [np.arange(len(self.positives))]
+        return [np.nonzero(self.answers == a)[0] for a in np.unique(self.answers)]
 
 
 @dataclass
@@ -80,11 +88,12 @@ def labelled_pairs(vectors: IndexVectors, queries: dict[str, str], qrels: dict[s
     pairs, missing = [], 0
     for qid, text in queries.items():
         arts = [number[a] for a, grade in qrels.get(qid, {}).items() if grade > 0 and a in number]
-        positions = sorted(p for a in arts for p in by_article[a])
-        if not positions:
+        tagged = sorted((p, n) for n, a in enumerate(arts) for p in by_article[a])
+        if not tagged:
             missing += 1
             continue
-        pairs.append(Pair(text, np.asarray(positions, np.int64), "labelled", qid))
+        pairs.append(Pair(text, np.asarray([p for p, _ in tagged], np.int64), "labelled", qid,
+                          answers=np.asarray([n for _, n in tagged], np.int64)))
     if missing:
         log.warning("%d labelled questions have no relevant article in this index; left out", missing)
     return pairs

@@ -24,6 +24,9 @@ from index.training.pairs import Pair
 log = logging.getLogger(__name__)
 
 
+LOSSES = ("any", "every")
+
+
 @dataclass
 class TrainConfig:
     """Chosen on STARD fold 1 of 5 only (dense R@10 / MRR@10 / R@100 on its 247 held-out questions; base
@@ -41,6 +44,12 @@ class TrainConfig:
     warmup: float = 0.1
     freeze_embeddings: bool = True
     seed: int = 0
+    # "any": one answering passage suffices; "every": each answering article is pushed up on its own
+    loss: str = "any"
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise ValueError(f"unknown loss {self.loss!r}: one of {', '.join(LOSSES)}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -62,7 +71,11 @@ def _epoch_batches(labelled: list[Pair], mined: list[Pair], config: TrainConfig,
 
 
 def _loss(torch, qv, passages, batch: list[Pair], config: TrainConfig, rng: random.Random):
-    """Mean over the batch of logsumexp(all passages) - logsumexp(answering passages)."""
+    """Mean over the batch of logsumexp(all passages) - logsumexp(answering passages).
+
+    `loss="every"`: each answering article gets that term on its own passages, averaged per question,
+    so a question with three statutes is not satisfied by finding one (`loss="any"`).
+    """
     n = passages.shape[0]
     if n > config.max_negatives:
         keep = np.unique(np.concatenate([rng_sample(rng, n, config.max_negatives)] + [p.positives for p in batch]))
@@ -72,9 +85,14 @@ def _loss(torch, qv, passages, batch: list[Pair], config: TrainConfig, rng: rand
     else:
         scores = qv @ passages.T / config.temperature
         positives = [torch.from_numpy(pair.positives) for pair in batch]
-    every = torch.logsumexp(scores, dim=1)
-    answering = torch.stack([torch.logsumexp(scores[i, pos], 0) for i, pos in enumerate(positives)])
-    return (every - answering).mean()
+    all_passages = torch.logsumexp(scores, dim=1)
+    if config.loss == "every":
+        answering = torch.stack([
+            torch.stack([torch.logsumexp(scores[i, pos[torch.from_numpy(g)]], 0) for g in pair.answer_groups()]).mean()
+            for i, (pair, pos) in enumerate(zip(batch, positives, strict=True))])
+    else:
+        answering = torch.stack([torch.logsumexp(scores[i, pos], 0) for i, pos in enumerate(positives)])
+    return (all_passages - answering).mean()
 
 
 def rng_sample(rng: random.Random, n: int, k: int) -> np.ndarray:

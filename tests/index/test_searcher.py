@@ -289,3 +289,20 @@ def test_a_query_citing_the_new_code_finds_passages_citing_the_old_law(repeal_in
     hits = repeal_index.search("民法典第1079条", k=3)
     assert hits[0].article_id == "lihun-susong" and hits[0].cites_query_statute
     assert hits[0].statutes == ["婚姻法第32条"]
+
+
+def test_a_pinyin_question_is_read_into_chinese_and_finds_the_same_answer(s):
+    """Typed with the input method off: the models and BM25 read the Chinese, the page says how."""
+    typed = s.search("cuishou shuo yao shangmen 是真的吗", k=3)
+    chinese = s.search("催收说要上门是真的吗", k=3)
+    assert typed.read_as is not None and "催收" in typed.read_as and "上门" in typed.read_as
+    assert typed.to_dict()["read_as"] == typed.read_as and typed.query.startswith("cuishou")
+    assert typed[0].article_id == chinese[0].article_id
+    assert typed[0].article_id in ("shangmen-cuishou", "shangmen-cuishou-bayue")
+    assert "上门" in typed[0].matched_terms  # highlighted in the characters, not the pinyin
+    assert s.rank_articles("cuishou shuo yao shangmen 是真的吗")[0] == typed[0].article_id
+
+
+def test_english_in_a_question_is_not_read_as_pinyin(s):
+    hits = s.search("催收 can I sue them", k=3)
+    assert hits.read_as is None and hits.to_dict()["read_as"] is None
