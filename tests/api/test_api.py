@@ -136,6 +136,13 @@ def test_search_answers_with_absolute_links(client, server):
     assert art.status_code == 200 and art.json()["id"] == hits[0]["article_id"]
 
 
+def test_search_says_how_a_pinyin_question_was_read(client):
+    typed = client.get("/search", params={"q": "cuishou shuo yao shangmen", "k": 3}).json()
+    assert typed["query"] == "cuishou shuo yao shangmen" and "上门" in typed["read_as"]
+    assert typed["hits"][0]["article_id"] in ("shangmen-cuishou", "shangmen-cuishou-bayue")
+    assert client.get("/search", params={"q": QUESTION, "k": 1}).json()["read_as"] is None
+
+
 def test_search_filters_and_modes(client):
     cats = ["劳动纠纷", "婚姻家事"]
     r = client.get("/search", params=[("q", "离婚和辞退补偿"), ("k", "10"), *[("category", c) for c in cats]])

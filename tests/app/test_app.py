@@ -150,6 +150,15 @@ def test_off_topic_question_says_no_good_match_but_shows_nearest(app):
     assert "相关度较低" in results_html(at)
 
 
+def test_a_question_in_pinyin_says_how_it_was_read(app):
+    at = search(run_ok(app), "cuishou shuo yao shangmen 是真的吗")
+    read = [c.value for c in at.caption if c.value.startswith("已按拼音理解为")]
+    assert read and "催收" in read[0] and "上门" in read[0]
+    assert cards(at)[0]["article"] in ("shangmen-cuishou", "shangmen-cuishou-bayue")
+    at = search(at, QUESTION)  # a question in characters: no such line
+    assert not [c.value for c in at.caption if c.value.startswith("已按拼音理解为")]
+
+
 def test_filters_that_exclude_everything_say_so(app):
     import datetime as dt
 
