@@ -34,11 +34,11 @@ def cross_validation_from_tower(searcher, tower: Path, queries: dict[str, str], 
     splits = split_folds([p.key for p in pairs], len(cv["folds"]), record["training"]["config"]["seed"])
     data = np.load(tower / OOF_FILE)
     oof = dict(zip(data["questions"].tolist(), data["vectors"], strict=True))
-    texts = [searcher.clean_query(p.text) for p in pairs]
+    texts = [searcher.question_text(p.text) for p in pairs]
     base = dict(zip(texts, searcher.embedder.encode_queries(texts), strict=True))
     folds = [FoldResult(f["fold"], f["train_questions"], f["test_questions"], f["train_seconds"],
                         FusionWeights(**f["fusion"]), f["metrics"]) for f in cv["folds"]]
-    return CrossValidation(folds, oof, base, splits), {p.key: searcher.clean_query(p.text) for p in pairs}
+    return CrossValidation(folds, oof, base, splits), {p.key: searcher.question_text(p.text) for p in pairs}
 
 
 def attach(searcher, tower: Path, cv, questions: dict[str, str], qrels: dict[str, dict[str, int]], log=print) -> None:

@@ -53,7 +53,7 @@ def gather(searcher, vectors, tower: dict[str, np.ndarray], queries: dict[str, s
            qrels: dict[str, dict[str, int]], n: int = CANDIDATES) -> list[Question]:
     """Candidates and features for every question that has a tower vector and relevant articles."""
     lexical = searcher._version.retrieval.lexical
-    texts = {q: searcher.clean_query(t) for q, t in queries.items() if q in qrels}
+    texts = {q: searcher.question_text(t) for q, t in queries.items() if q in qrels}
     qids = [q for q, t in texts.items() if t in tower]
     base = searcher.embedder.encode_queries([texts[q] for q in qids])
     out = []

@@ -315,6 +315,11 @@ class Searcher:
         return PassageFilter(mask, names, request.date_from.toordinal() if request.date_from else None,
                              request.date_to.toordinal() if request.date_to else None)
 
+    def question_text(self, text: str) -> str:
+        """A question as search reads it: cleaned, then pinyin read into Chinese. Training keys its
+        questions (vectors, answered-question memory, folds) by this, as `_rank` looks them up."""
+        return self.read_query(self.clean_query(text))
+
     def read_query(self, query: str, v: _Version | None = None) -> str:
         """`query` (cleaned) as the models and BM25 read it: toneless pinyin read into Chinese words
         ("bang xin zui 会不会留案底" -> "帮信罪 会不会留案底", index.pinyin); anything else unchanged."""
@@ -322,11 +327,10 @@ class Searcher:
             return query
         return (v or self._version).pinyin_reader(self.tokenizer).read(query)
 
-    def _candidates(self, v: _Version, query: str, read_as: str, tokens: list[str], mode: str, mask,
-                    timings: dict):
+    def _candidates(self, v: _Version, read_as: str, tokens: list[str], mode: str, mask, timings: dict):
         """Ranked positions, their fused scores, their dense and BM25 scores, and the base model's
-        best cosine when its own list was fused (else None). `query` as typed (cleaned) keys the
-        answered-question memory; `read_as` is what the models read."""
+        best cosine when its own list was fused (else None). `read_as` is what the models, BM25 and the
+        answered-question memory read (`question_text`)."""
         n = self.config.candidates
         bm25_rank: list[int] = []
         dense_rank: list[int] = []
@@ -373,7 +377,8 @@ class Searcher:
                                        cfg.rrf_k)
             if use_memory:
                 t_memory = time.perf_counter()
-                ranked = self._add_memory(v, query, base_qv if base_qv is not None else qv, ranked, fused, mask)
+                ranked = self._add_memory(v, read_as, base_qv if base_qv is not None else qv, ranked, fused,
+                                          mask)
                 timings["memory_ms"] = (time.perf_counter() - t_memory) * 1000
         timings["fusion_ms"] = (time.perf_counter() - t) * 1000
         return ranked, fused, dense_score, bm25_score, judge
@@ -409,8 +414,7 @@ class Searcher:
         read_as = self.read_query(query, v)
         tokens = self.tokenizer.query_tokens(read_as)
         timings["tokenize_ms"] = (time.perf_counter() - t) * 1000
-        ranked, fused, dense_score, bm25_score, judge = self._candidates(v, query, read_as, tokens, mode, mask,
-                                                                         timings)
+        ranked, fused, dense_score, bm25_score, judge = self._candidates(v, read_as, tokens, mode, mask, timings)
         reranked: dict[int, float] = {}
         if self.reranker is not None and mode != "bm25" and self.config.rerank_depth > 0 and ranked:
             t = time.perf_counter()

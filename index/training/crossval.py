@@ -122,12 +122,12 @@ def cross_validate(searcher, base_dir: Path, labelled: list[Pair], mined: list[P
     """
     matrices = matrices or [IndexVectors.load(searcher.layout.current()).vectors]
     prompt = searcher.embedder.query_prompt
-    questions = {p.key: searcher.clean_query(p.text) for p in labelled}
+    questions = {p.key: searcher.question_text(p.text) for p in labelled}
     texts = list(questions.values())
     base = FixedVectors(dict(zip(texts, searcher.embedder.encode_queries(texts), strict=True)), searcher.embedder.checksum)
     splits = split_folds(list(questions), folds, config.seed)
     oof, seconds = out_of_fold_vectors(matrices, base_dir, prompt, labelled, mined, splits,
-                                       searcher.clean_query, config, progress)
+                                       searcher.question_text, config, progress)
     trained = FixedVectors(oof, searcher.embedder.checksum, judge=base.vectors)  # a served tower has both
     original_embedder, original_config = searcher._embedder, searcher.config
     results = []

@@ -124,7 +124,7 @@ def cross_validate_reranker(searcher, base_dir: Path, queries: dict[str, str], q
         raise ValueError(f"the tower was cross-validated with {tower.folds} folds, not {folds}: use --folds {tower.folds}")
     splits = split_folds(keys, folds, seed)
     labelled = {ex.key: ex for ex in rerank_examples(searcher, {q: queries[q] for q in keys}, relevant, config.depth)}
-    cleaned = {q: searcher.clean_query(queries[q]) for q in keys}
+    cleaned = {q: searcher.question_text(queries[q]) for q in keys}
     base_vectors = dict(zip(cleaned.values(), searcher.embedder.encode_queries(list(cleaned.values())), strict=True))
     variants = ["base hybrid", "base hybrid + reranker"]
     if tower:

@@ -78,7 +78,7 @@ def rerank_examples(searcher, questions: dict[str, str], relevant: dict[str, set
         positives = [p.pos for aid in wanted for p in store.passages_of(aid)]
         if not positives:
             continue
-        query = searcher.clean_query(text)
+        query = searcher.question_text(text)
         ranked = searcher._rank(v, query, mode, None, {}).ranked[:depth]
         negatives = [p for p in ranked if v.article_ids[int(v.article_idx[p])] not in wanted]
         texts = _texts(store, positives + negatives)

@@ -89,7 +89,7 @@ def train(searcher, queries: dict[str, str] | None = None, qrels: dict[str, dict
     if labelled and folds > 1:
         t = time.perf_counter()
         cv = cross_validate(searcher, base_dir, labelled, mined, qrels or {}, config, folds, say, matrices)
-        add_memory_variants(searcher, cv, {p.key: searcher.clean_query(p.text) for p in labelled}, qrels or {}, say)
+        add_memory_variants(searcher, cv, {p.key: searcher.question_text(p.text) for p in labelled}, qrels or {}, say)
         seconds["cross_validation"] = time.perf_counter() - t
         say("cross-validated (mean ± sd over folds):\n" + cv.table())
     if not final:
@@ -100,7 +100,7 @@ def train(searcher, queries: dict[str, str] | None = None, qrels: dict[str, dict
     seconds["final_training"] = time.perf_counter() - t
     fusion, memory = None, None
     if cv is not None:
-        questions = {p.key: searcher.clean_query(p.text) for p in labelled}
+        questions = {p.key: searcher.question_text(p.text) for p in labelled}
         original = searcher._embedder
         searcher._embedder = FixedVectors(cv.oof_vectors, searcher.embedder.checksum, judge=cv.base_vectors or None)
         try:
