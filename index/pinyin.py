@@ -3,11 +3,17 @@
 People type toneless pinyin when their input method is off or they are unsure of
 the characters. The embedding model reads such a question as a foreign string
 and BM25 finds no token in it. So each run of latin words that is entirely
-pinyin is segmented into syllables and read back into Chinese words, longest
-word first, from the index's own vocabulary (BM25's words, by how many passages
-hold them) and, for what the index lacks, the tokenizer dictionary's common
-words (jieba's, by frequency). Readings come from pypinyin, which ships its
-dictionary; see `PinyinReader` for the order in which they are tried.
+pinyin is split into syllables and read back into the most probable Chinese
+words — a unigram language model, as jieba segments Chinese: every way of cutting
+the syllables into words of one to four syllables is scored by the product of
+the words' probabilities, and the best one wins (dynamic programming). A word's
+probability comes from the tokenizer dictionary's frequency (jieba's, with the
+legal dictionary) plus `DOMAIN_BOOST` times the number of the index's passages
+holding it, so the index's own words (帮信罪, 以贷养贷) win over homophones from
+general usage. Readings come from pypinyin, which ships its dictionary; a word
+typed with a character's less usual reading (还款 as "huan kuan" — pypinyin
+reads it "hai kuan") is found at the probability of that reading in use
+(`Readings`: pypinyin's 47k phrases weighted by their frequency).
 
 Only runs of at least two syllables that read into at least one word of two or
 more syllables are rewritten: English in a question ("can I sue them", "after
@@ -16,12 +22,15 @@ was read (`HitList.read_as`); the models and BM25 search the reading.
 """
 from __future__ import annotations
 
-import json
+import contextlib
 import logging
+import math
 import os
 import re
+import sqlite3
 import threading
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -30,19 +39,17 @@ log = logging.getLogger(__name__)
 
 MAX_WORD_SYLLABLES = 4
 MIN_SYLLABLES = 2  # a lone syllable ("can", "man") is more likely English, and too ambiguous to read
-TIER_COST = 0.25  # per table tier a word comes from (PinyinReader: index usual, common usual, ...)
-ONE_SYLLABLE_COST = 0.5
-UNREAD_COST = 3.0
-WORD_ORDER = (0, 1, 2, 3)  # PinyinReader.tables: index usual, common usual, index other, common other
-SYLLABLE_ORDER = (1, 0, 3, 2)
-ALTERNATE_READINGS_FROM = 100  # common words get their other readings keyed only from this frequency up
+DOMAIN_BOOST = 50  # one passage of the index holding a word counts as this many dictionary occurrences
+UNREAD_LOGP = -30.0  # a syllable no word is read as: kept as typed, at about a word never seen
+ALTERNATE_READINGS_FROM = 100  # common words are keyed under their other readings only from this frequency
 _CJK_WORD = re.compile(r"^[\u4e00-\u9fff]{1,4}$")
 # a run of latin words separated by spaces or apostrophes ("xi'an"), nothing else
 _LATIN_RUN = re.compile(r"[A-Za-z]+(?:['\s]+[A-Za-z]+)*")
 _SPLIT = re.compile(r"['\s]+")
 
 Key = tuple[str, ...]
-Table = dict[Key, str]
+Entry = tuple[str, float]  # a word and its log-probability under the key it was read from
+Table = dict[Key, Entry]
 
 
 @cache
@@ -82,64 +89,118 @@ def _readings(char: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(r for r in found[0] if r.isalpha())) if found else ()
 
 
-def word_keys(word: str, alternates: bool = True, limit: int = 16) -> tuple[Key, list[Key]]:
-    """(the usual reading of `word`, its other readings).
+class Readings:
+    """How often each character is read each way, in running text: pypinyin's 47k phrases, each weighted
+    by its frequency in the word list (+1). Why weighted: counted by phrases, 度 is read duó in 10% of
+    them (揣度, 忖度, ...); counted in use (态度, 程度, 温度 are everywhere) it is well under 1%, and a
+    user typing "tai duo" means 太多, not 态度."""
 
-    Other readings matter because the usual one can be wrong for the law: pypinyin
-    reads 还款 "hai kuan", and a lay user types "huan kuan". At most `limit` combinations.
-    """
+    def __init__(self, frequencies: Mapping[str, int]):
+        from pypinyin.constants import PHRASES_DICT
+        from pypinyin.contrib.tone_convert import to_normal
+
+        self.counts: dict[str, Counter] = {}
+        for phrase, readings in PHRASES_DICT.items():
+            if len(phrase) != len(readings):
+                continue
+            weight = frequencies.get(phrase, 0) + 1
+            for char, options in zip(phrase, readings, strict=True):
+                self.counts.setdefault(char, Counter())[to_normal(options[0])] += weight
+
+    def logp(self, char: str, reading: str) -> float:
+        """log P(reading | char), add-one smoothed over the character's readings."""
+        options = _readings(char)
+        seen = self.counts.get(char, Counter())
+        return math.log((seen[reading] + 1) / (sum(seen[r] for r in options) + len(options)))
+
+
+def word_keys(word: str, readings: Readings | None = None, limit: int = 16) -> list[tuple[Key, float]]:
+    """Each pinyin key `word` may be typed as, with the log-probability of typing it that way: its usual
+    reading (pypinyin's, in context) at 0, then — given `readings` — the other readings of its characters,
+    each changed character costing log P(other) - log P(usual). At most `limit` keys."""
     from pypinyin import Style, lazy_pinyin
 
     usual = tuple(lazy_pinyin(word, style=Style.NORMAL, errors="ignore"))
     if len(usual) != len(word):
-        return (), []
-    if not alternates:
-        return usual, []
-    keys: list[Key] = [()]
+        return []
+    keys: list[tuple[Key, float]] = [((), 0.0)]
     for i, char in enumerate(word):
-        keys = [k + (r,) for k in keys for r in (_readings(char) or (usual[i],))]
+        step = [(usual[i], 0.0)]
+        if readings is not None:
+            step += [(r, min(0.0, readings.logp(char, r) - readings.logp(char, usual[i])))
+                     for r in _readings(char) if r != usual[i]]
+        keys = [(k + (r,), lp + cost) for k, lp in keys for r, cost in step]
         if len(keys) > limit:
-            return usual, []
-    return usual, [k for k in keys if k != usual]
+            return [(usual, 0.0)]
+    return keys
 
 
-def _tables(counts: dict[str, int], alternates_from: int = 0) -> tuple[Table, Table]:
-    """(usual-reading table, other-readings table): pinyin key -> the word with the highest count."""
-    usual: dict[Key, tuple[int, str]] = {}
-    other: dict[Key, tuple[int, str]] = {}
+def word_tables(counts: Mapping[str, float], total: float, readings: Readings | None = None,
+                alternates_from: float = 0) -> Table:
+    """pinyin key -> the most probable word typed that way, and its log-probability."""
+    table: Table = {}
     for word, count in counts.items():
         if count <= 0 or not _CJK_WORD.match(word):
             continue
-        key, others = word_keys(word, alternates=count >= alternates_from)
-        for table, keys in ((usual, [key] if key else []), (other, others)):
-            for k in keys:
-                if k not in table or count > table[k][0]:
-                    table[k] = (count, word)
-    return {k: w for k, (_c, w) in usual.items()}, {k: w for k, (_c, w) in other.items()}
+        base = math.log(count / total)
+        for key, typed in word_keys(word, readings if count >= alternates_from else None):
+            if key not in table or base + typed > table[key][1]:
+                table[key] = (word, base + typed)
+    return table
 
 
-_COMMON: dict[str, tuple[Table, Table]] = {}
+class SqliteTable:
+    """A pinyin table on disk (key "tai duo" -> word, log-probability), read-only: ~400k keys of common
+    words cost a serving process no memory, and a lookup is a primary-key read (a question makes a few
+    dozen)."""
+
+    def __init__(self, path: Path):
+        # one connection shared by search threads: SQLite is built serialized (see index.searcher)
+        self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        self.db.execute("SELECT word, logp FROM words WHERE key = ''").fetchone()  # a broken file fails here
+
+    def get(self, key: Key) -> Entry | None:
+        row = self.db.execute("SELECT word, logp FROM words WHERE key = ?", (" ".join(key),)).fetchone()
+        return (row[0], row[1]) if row else None
+
+
+@dataclass
+class CommonWords:
+    """A general word list: its pinyin table, and each word's frequency (to score the index's words)."""
+
+    table: Table | SqliteTable
+    frequencies: Mapping[str, int]
+    total: float
+    readings: Readings | None = None
+
+
+_COMMON: dict[str, CommonWords] = {}
 _COMMON_LOCK = threading.Lock()
-CACHE_FORMAT = 1
+CACHE_FORMAT = 4
 
 
-def common_tables(name: str, frequencies: Callable[[], dict[str, int]],
-                  cache_dir: Path | None = None) -> tuple[Table, Table]:
-    """The tables of a general word list (jieba's dictionary: ~340k words), built once and cached under
-    `name` (say, the tokenizer data's checksum): in this process, and in `cache_dir` when given, since
-    building them takes ~6 s on one core and a page should not make its first pinyin question wait
-    that long twice. A cache file that cannot be read is rebuilt."""
+def common_words(name: str, frequencies: Callable[[], Mapping[str, int]],
+                 cache_dir: Path | None = None) -> CommonWords:
+    """The pinyin table of a general word list — jieba's dictionary, ~340k words — cached under `name`
+    (the tokenizer data's checksum) in this process and, given `cache_dir`, in an SQLite file there.
+    Why a file: building takes ~6 s and ~200 MB as Python dicts; from the file a process opens it in
+    milliseconds and holds next to nothing. A file that cannot be read is rebuilt; a cache folder
+    that cannot be written keeps the table in memory."""
     with _COMMON_LOCK:
         if name in _COMMON:
             return _COMMON[name]
-        path = cache_dir / f"pinyin-{name}-v{CACHE_FORMAT}-{_pypinyin_version()}.json" if cache_dir else None
-        tables = _read_cache(path) if path is not None else None
-        if tables is None:
-            tables = _tables(frequencies(), ALTERNATE_READINGS_FROM)
-            if path is not None:
-                _write_cache(path, tables)
-        _COMMON[name] = tables
-        return tables
+        freq = frequencies()
+        total = float(sum(freq.values())) or 1.0
+        readings = Readings(freq)
+        table = None
+        path = cache_dir / f"pinyin-{name}-v{CACHE_FORMAT}-{_pypinyin_version()}.sqlite" if cache_dir else None
+        if path is not None and path.exists():
+            table = _open_table(path)
+        if table is None:
+            built = word_tables(freq, total, readings, ALTERNATE_READINGS_FROM)
+            table = _open_table(path) if path is not None and _write_table(path, built) else built
+        _COMMON[name] = CommonWords(table or {}, freq, total, readings)
+        return _COMMON[name]
 
 
 def _pypinyin_version() -> str:
@@ -148,30 +209,35 @@ def _pypinyin_version() -> str:
     return version("pypinyin")
 
 
-def _read_cache(path: Path) -> tuple[Table, Table] | None:
+def _open_table(path: Path) -> SqliteTable | None:
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        return ({tuple(k.split()): w for k, w in raw["usual"].items()},
-                {tuple(k.split()): w for k, w in raw["other"].items()})
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, KeyError, AttributeError) as exc:
+        return SqliteTable(path)
+    except sqlite3.Error as exc:
         log.warning("pinyin cache %s unreadable (%s): rebuilding it", path, exc)
         return None
 
 
-def _write_cache(path: Path, tables: tuple[Table, Table]) -> None:
-    """Atomic (temporary file + rename): a reader never sees half a file. A read-only cache is not an error."""
-    usual, other = tables
+def _write_table(path: Path, table: Table) -> bool:
+    """Write to a temporary file, then rename: a reader never sees half a file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"usual": {" ".join(k): w for k, w in usual.items()},
-                                   "other": {" ".join(k): w for k, w in other.items()}}, ensure_ascii=False),
-                       encoding="utf-8")
+        tmp.unlink(missing_ok=True)
+        db = sqlite3.connect(tmp)
+        try:
+            db.execute("CREATE TABLE words (key TEXT PRIMARY KEY, word TEXT NOT NULL, logp REAL NOT NULL) "
+                       "WITHOUT ROWID")
+            db.executemany("INSERT INTO words VALUES (?, ?, ?)", ((" ".join(k), w, lp) for k, (w, lp) in table.items()))
+            db.commit()
+        finally:
+            db.close()
         os.replace(tmp, path)
-    except OSError as exc:
-        log.warning("could not cache the pinyin tables in %s: %s", path.parent, exc)
+        return True
+    except (OSError, sqlite3.Error) as exc:
+        log.warning("could not cache the pinyin table in %s: %s", path.parent, exc)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        return False
 
 
 def looks_like_pinyin(text: str) -> bool:
@@ -185,44 +251,33 @@ def looks_like_pinyin(text: str) -> bool:
 
 @dataclass
 class PinyinReader:
-    """Toneless pinyin -> a Chinese word, tried in four tables in turn: the index's words by their usual
-    reading, common words by theirs, then the index's words and common words by their other readings.
+    """Toneless pinyin -> the most probable Chinese words, from the index's words and common words."""
 
-    Why this order: "tai duo" must read 太多 (a common word, usual reading), not 态度 (a word the
-    index holds, only through 度's rare reading duó); "huan kuan" still reaches 还款 through 还's
-    other reading, since no word is usually read that way.
-    """
-
-    tables: list[Table] = field(default_factory=list)
+    tables: list = field(default_factory=list)  # Table dicts or SqliteTables: anything with .get(key)
 
     @classmethod
-    def build(cls, index_counts: dict[str, int], common: tuple[Table, Table] = ({}, {})) -> PinyinReader:
-        """`index_counts`: the index's words and how many passages hold each; `common`: `common_tables`."""
-        usual, other = _tables(index_counts)
-        return cls([usual, common[0], other, common[1]])
+    def build(cls, index_counts: Mapping[str, int], common: CommonWords | None = None) -> PinyinReader:
+        """`index_counts`: the index's words and how many passages hold each; `common`: `common_words`.
 
-    def __len__(self) -> int:
-        return len(set().union(*self.tables)) if self.tables else 0
+        An index word's probability adds the dictionary's frequency of it to DOMAIN_BOOST per passage;
+        the common table's entries keep their own, so where both know a key the likelier word wins."""
+        common = common or CommonWords({}, {}, 1.0)
+        boosted = {w: common.frequencies.get(w, 0) + DOMAIN_BOOST * n for w, n in index_counts.items() if n > 0}
+        total = common.total + DOMAIN_BOOST * sum(index_counts.values())
+        return cls([word_tables(boosted, total, common.readings), common.table])
 
-    def lookup(self, key: Key) -> tuple[str, int] | None:
-        """(word, tier): the first table holding `key` and its word there. A single syllable is read
-        from the common words first: an index's one-character tokens are what segmentation left over
-        (态 from 状态), while the dictionary knows "le" is 了 and "tai" is 太."""
-        order = SYLLABLE_ORDER if len(key) == 1 else WORD_ORDER
-        for tier, table in enumerate(order):
-            word = self.tables[table].get(key) if table < len(self.tables) else None
-            if word is not None:
-                return word, tier
-        return None
+    def lookup(self, key: Key) -> Entry | None:
+        """The likeliest word typed as `key`, and its log-probability."""
+        best = None
+        for table in self.tables:
+            entry = table.get(key)
+            if entry is not None and (best is None or entry[1] > best[1]):
+                best = entry
+        return best
 
     def read_run(self, run: str) -> str | None:
-        """A latin run read as Chinese words; None when it is not all pinyin or reads into no word.
-
-        The syllables are cut into words by the cheapest reading (dynamic programming, not longest
-        first: "shuo yao shang men" is 说 要 上门, not 说 咬伤 们): every word costs 1, plus `TIER_COST`
-        per table tier it came from, plus `ONE_SYLLABLE_COST` if it is one syllable (a single character
-        is the least certain reading); a syllable no table reads costs `UNREAD_COST` and stays as typed.
-        """
+        """A latin run read as Chinese words; None when it is not all pinyin or reads into no word
+        of two syllables or more."""
         sylls: list[str] = []
         for token in _SPLIT.split(run.lower()):
             if not token:
@@ -234,26 +289,24 @@ class PinyinReader:
         if len(sylls) < MIN_SYLLABLES:
             return None
         n = len(sylls)
-        best: list[tuple[float, list[str], int] | None] = [None] * (n + 1)  # cost, pieces, words of 2+
+        best: list[tuple[float, list[str], int] | None] = [None] * (n + 1)  # logp, pieces, words of 2+
         best[0] = (0.0, [], 0)
         for end in range(1, n + 1):
             for size in range(1, min(MAX_WORD_SYLLABLES, end) + 1):
                 prev = best[end - size]
                 if prev is None:
                     continue
-                found = self.lookup(tuple(sylls[end - size : end]))
-                if found is not None:
-                    word, tier = found
-                    cost = 1 + TIER_COST * tier + (ONE_SYLLABLE_COST if size == 1 else 0.0)
-                    piece, long_words = word, int(size > 1)
-                elif size == 1:
-                    cost, piece, long_words = UNREAD_COST, f" {sylls[end - 1]} ", 0
+                entry = self.lookup(tuple(sylls[end - size : end]))
+                if entry is not None:
+                    (piece, lp), long_word = entry, int(size > 1)
+                elif size == 1:  # no character is read this way: keep the syllable as typed
+                    piece, lp, long_word = f" {sylls[end - 1]} ", UNREAD_LOGP, 0
                 else:
                     continue
-                candidate = (prev[0] + cost, prev[1] + [piece], prev[2] + long_words)
-                if best[end] is None or candidate[0] < best[end][0] - 1e-9:
+                candidate = (prev[0] + lp, prev[1] + [piece], prev[2] + long_word)
+                if best[end] is None or candidate[0] > best[end][0]:
                     best[end] = candidate
-        _cost, pieces, long_words = best[n]
+        _lp, pieces, long_words = best[n]
         if not long_words:
             return None
         return re.sub(r"\s+", " ", "".join(pieces)).strip()

@@ -25,7 +25,7 @@ from index.fusion import order, rrf_ranked, shape
 from index.hits import Hit, HitList, article_link, best_sentence, link_for
 from index.layout import IndexDir, IndexNotFound, read_manifest
 from index.lexical import LexicalIndex
-from index.pinyin import PinyinReader, common_tables, looks_like_pinyin
+from index.pinyin import PinyinReader, common_words, looks_like_pinyin
 from index.query import (
     MAX_QUERY_CHARS,
     MODES,
@@ -124,14 +124,14 @@ class _Version:
 
     def pinyin_reader(self, tokenizer) -> PinyinReader:
         """This version's pinyin reader (its BM25 vocabulary + the tokenizer's common words), built the
-        first time a query holds pinyin: ~1 s for STARD's 30k words; the common words' tables come
-        from LAWFAQ_CACHE/pinyin after their first build (~6 s, once per machine)."""
+        first time a query holds pinyin: ~1 s for STARD's 30k words; the common words' table comes
+        from LAWFAQ_CACHE/pinyin after its first build (~6 s, once per machine)."""
         if self._pinyin is None:
             with self._pinyin_lock:
                 if self._pinyin is None:
                     counts = self.lexical.document_frequencies() if self.lexical is not None else {}
-                    common = common_tables(tokenizer.checksum, tokenizer.word_frequencies,
-                                           settings().cache_dir / "pinyin")
+                    common = common_words(tokenizer.checksum, tokenizer.word_frequencies,
+                                          settings().cache_dir / "pinyin")
                     self._pinyin = PinyinReader.build(counts, common)
         return self._pinyin
 

@@ -14,9 +14,10 @@ import hashlib
 import logging
 import threading
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
+from types import MappingProxyType
 
 import jieba
 import opencc
@@ -221,10 +222,10 @@ class LegalTokenizer:
                 out.extend(t for t in targets if t not in out)
         return out
 
-    def word_frequencies(self) -> dict[str, int]:
+    def word_frequencies(self) -> Mapping[str, int]:
         """The segmentation dictionary's words and frequencies (jieba's, plus the legal dictionary):
         what the pinyin reader (index.pinyin) falls back on for words an index does not hold."""
-        return dict(self._ensure_loaded().FREQ)
+        return MappingProxyType(self._ensure_loaded().FREQ)  # read-only, not a 340k-entry copy
 
     def query_tokens(self, text: str) -> list[str]:
         """tokens(text) plus the tokens of synonym expansions (expansion tokens

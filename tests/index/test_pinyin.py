@@ -4,17 +4,33 @@ from __future__ import annotations
 import pytest
 
 from index import pinyin
-from index.pinyin import PinyinReader, common_tables, looks_like_pinyin, split_syllables
+from index.pinyin import (
+    CommonWords,
+    PinyinReader,
+    Readings,
+    common_words,
+    looks_like_pinyin,
+    split_syllables,
+    word_tables,
+)
 
 # the index's words and in how many passages each occurs
 INDEX_WORDS = {"帮信罪": 3, "以贷养贷": 2, "还款": 5, "态度": 9, "网贷": 8, "逾期": 10, "失信": 4, "被执行人": 4}
-# a general word list (jieba's role): 太多 is rare in it, and still the right reading of "tai duo"
-COMMON_WORDS = {"太多": 3, "了": 5000, "太": 900, "多": 800, "西安": 700, "现在": 4000, "怎么办": 900}
+# a general word list (jieba's role, frequencies out of TOTAL)
+COMMON_WORDS = {"太多": 300, "了": 50000, "太": 9000, "多": 8000, "西安": 700, "现在": 4000, "怎么办": 900,
+                "态度": 5000, "换": 3000, "款": 2000, "还": 20000, "帮": 3000, "信": 2000, "醉": 200, "醉态": 20,
+                "多乐": 10, "咬伤": 200, "们": 300, "要": 60000, "上门": 900, "说": 40000}
+TOTAL = 1_000_000
+
+
+def _common() -> CommonWords:
+    readings = Readings(COMMON_WORDS)
+    return CommonWords(word_tables(COMMON_WORDS, TOTAL, readings), COMMON_WORDS, TOTAL, readings)
 
 
 @pytest.fixture(scope="module")
 def reader() -> PinyinReader:
-    return PinyinReader.build(INDEX_WORDS, pinyin._tables(COMMON_WORDS))
+    return PinyinReader.build(INDEX_WORDS, _common())
 
 
 def test_syllables_split_the_fewest_way():
@@ -33,10 +49,15 @@ def test_a_pinyin_question_reads_into_the_index_words(reader):
 
 
 def test_other_readings_reach_words_the_usual_reading_misses(reader):
-    # pypinyin's usual reading of 还款 is "hai kuan"; people type "huan kuan"
+    # pypinyin's usual reading of 还款 is "hai kuan"; people type "huan kuan" (not 换款)
     assert reader.read("网贷 huankuan") == "网贷 还款"
-    # ...but a usual reading wins over a rare one: 度 read duó would make "tai duo" 态度
-    assert reader.read("saorao tai duo le").endswith("太多了")
+
+
+def test_the_likeliest_cut_wins_not_the_longest_first(reader):
+    # longest-first would read 说 咬伤 们; 说 要 上门 is far likelier
+    assert reader.read("shuo yao shangmen") == "说要上门"
+    # a rare cut (醉态, 多乐) must not break the index's own word 帮信罪
+    assert reader.read("bang xin zui tai duo le") == "帮信罪太多了"
 
 
 def test_english_and_lone_syllables_stay_as_typed(reader):
@@ -51,7 +72,7 @@ def test_an_apostrophe_splits_syllables(reader):
     assert reader.read("xi'an") == "西安"
 
 
-def test_common_tables_are_cached_on_disk_and_rebuilt_when_broken(tmp_path, monkeypatch, caplog):
+def test_common_words_are_cached_on_disk_and_rebuilt_when_broken(tmp_path, monkeypatch, caplog):
     calls = []
 
     def words() -> dict[str, int]:
@@ -59,12 +80,22 @@ def test_common_tables_are_cached_on_disk_and_rebuilt_when_broken(tmp_path, monk
         return COMMON_WORDS
 
     monkeypatch.setattr(pinyin, "_COMMON", {})
-    usual, _ = common_tables("t1", words, tmp_path)
-    assert usual[("tai", "duo")] == "太多" and len(calls) == 1
-    (cached,) = tmp_path.glob("pinyin-t1-*.json")
-    monkeypatch.setattr(pinyin, "_COMMON", {})  # a new process: the file answers, the word list is not read
-    assert common_tables("t1", words, tmp_path)[0] == usual and len(calls) == 1
-    cached.write_text("{not json", encoding="utf-8")
+    common = common_words("t1", words, tmp_path)
+    assert common.table.get(("tai", "duo"))[0] == "太多" and common.table.get(("wu", "ren")) is None
+    (cached,) = tmp_path.glob("pinyin-t1-*.sqlite")
+    monkeypatch.setattr(pinyin, "_COMMON", {})  # a new process: the file answers
+    assert isinstance(common_words("t1", words, tmp_path).table, pinyin.SqliteTable)
+    assert common_words("t1", words, tmp_path).table.get(("xi", "an"))[0] == "西安"
+    cached.write_bytes(b"not a database" * 100)
     monkeypatch.setattr(pinyin, "_COMMON", {})
-    assert common_tables("t1", words, tmp_path)[0] == usual and len(calls) == 2
+    assert common_words("t1", words, tmp_path).table.get(("tai", "duo"))[0] == "太多"
     assert "unreadable" in caplog.text
+
+
+def test_an_unwritable_cache_keeps_the_table_in_memory(tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(pinyin, "_COMMON", {})
+    blocked = tmp_path / "file"
+    blocked.write_text("a file where the cache folder should be")
+    common = common_words("t2", lambda: COMMON_WORDS, blocked)
+    assert isinstance(common.table, dict) and "could not cache" in caplog.text
+    assert PinyinReader.build(INDEX_WORDS, common).read("bang xin zui tai duo le") == "帮信罪太多了"

@@ -111,7 +111,7 @@ def test_train_command_cross_validates_saves_and_serves(built_index, tmp_path):
     env = {**os.environ, "LAWFAQ_QUERY_LOG": "off"}
     env.pop("LAWFAQ_QUERY_MODEL", None)
     cmd = [sys.executable, "-m", "index", "train", "--index", str(built_index), "--queries", str(qfile),
-           "--qrels", str(rfile), "--folds", "2", "--epochs", "1", "--batch-size", "8", "--name", "tiny",
+           "--qrels", str(rfile), "--folds", "2", "--epochs", "1", "--batch-size", "8", "--loss", "every", "--name", "tiny",
            "--out", str(tmp_path / "towers"), "--json"]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -129,6 +129,7 @@ def test_train_command_cross_validates_saves_and_serves(built_index, tmp_path):
     manifest = json.loads((Searcher.open(built_index).layout.current() / "manifest.json").read_text())
     assert record["index_model"]["checksum"] == manifest["model"]["checksum"]
     assert record["training"]["pairs"]["labelled"] == len(queries)
+    assert record["training"]["config"]["loss"] == "every"
     assert set(record["fusion"]) == {"w_dense", "w_bm25", "rrf_k", "w_base", "w_memory"}
     oof = np.load(folder / OOF_FILE)  # every labelled question's vector from the fold tower that never saw it
     assert 0 < len(oof["questions"]) <= len(queries) and oof["vectors"].shape == (len(oof["questions"]), 384)
