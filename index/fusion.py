@@ -5,6 +5,7 @@ in common but their order; weights let one list count more than the other.
 """
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -81,17 +82,47 @@ def shape(
     """
     taken: list[int] = []
     per: dict = {}
-    seen: list[frozenset[str]] = []
+    seen = _ShownShingles(dup_threshold)
     for pos in ranked:
         art = article_of[pos]
         if per.get(art, 0) >= per_article:
             continue
         sh = shingles(text_of(pos))
-        if any(jaccard(sh, other) >= dup_threshold for other in seen):
+        if seen.near_duplicate(sh):
             continue
         taken.append(pos)
         per[art] = per.get(art, 0) + 1
-        seen.append(sh)
+        seen.add(sh)
         if len(taken) >= k or (max_articles is not None and len(per) >= max_articles):
             break
     return taken
+
+
+class _ShownShingles:
+    """The shingle sets already shown, kept sorted by size so a new one meets only those it could match.
+
+    Why: Jaccard(a, b) <= min(|a|, |b|) / max(|a|, |b|), so only sets within a
+    factor `threshold` of each other in size can reach the threshold. Comparing
+    every shown passage was 60% of ranking 100 articles (`index eval`, the
+    fusion fits of `index train`): STARD, 1,235 questions, 10.6 -> 6.4 ms per
+    ranking, every ranking the same.
+    """
+
+    def __init__(self, threshold: float):
+        self.threshold = threshold
+        self.sizes: list[int] = []
+        self.sets: list[frozenset[str]] = []
+
+    def near_duplicate(self, sh: frozenset[str]) -> bool:
+        if self.threshold <= 0:  # everything is a near-duplicate of something; no size bound applies
+            return any(jaccard(sh, other) >= self.threshold for other in self.sets)
+        n = len(sh)
+        # a hair wider than the bound: 100 * 0.07 is 7.000000000000001 in floats, and 7 of 100 is a copy at 0.07
+        lo = bisect.bisect_left(self.sizes, n * self.threshold * (1 - 1e-9))
+        hi = bisect.bisect_right(self.sizes, n / self.threshold * (1 + 1e-9))
+        return any(jaccard(sh, other) >= self.threshold for other in self.sets[lo:hi])
+
+    def add(self, sh: frozenset[str]) -> None:
+        at = bisect.bisect_right(self.sizes, len(sh))
+        self.sizes.insert(at, len(sh))
+        self.sets.insert(at, sh)

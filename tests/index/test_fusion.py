@@ -78,3 +78,36 @@ def test_shape_can_stop_after_enough_articles():
     every = shape(range(20), article_of, texts.__getitem__, k=20)
     first_three = shape(range(20), article_of, texts.__getitem__, k=20, max_articles=3)
     assert first_three == every[: len(first_three)] and len({int(article_of[p]) for p in first_three}) == 3
+
+
+def _near_duplicate_everywhere(sh, shown, threshold):
+    return any(jaccard(sh, other) >= threshold for other in shown)
+
+
+def test_near_duplicates_found_by_size_are_exactly_those_found_by_comparing_all():
+    """The size bound only skips pairs that cannot reach the threshold, including pairs exactly at it."""
+    from index.fusion import _ShownShingles
+
+    def chars(n, start=0):
+        return frozenset(str(i) for i in range(start, start + n))
+
+    at_threshold = _ShownShingles(0.7)
+    at_threshold.add(chars(10))
+    assert jaccard(chars(7), chars(10)) == 0.7 and at_threshold.near_duplicate(chars(7))  # 7/10: a copy
+    assert not at_threshold.near_duplicate(chars(6))  # 6/10
+    for small, large in ((chars(7), chars(100)), (chars(100), chars(7))):  # shown first, then asked
+        loose = _ShownShingles(0.07)
+        loose.add(small)
+        assert jaccard(small, large) == 0.07 and 100 * 0.07 > 7 and 7 / 0.07 < 100  # floats, not fractions
+        assert loose.near_duplicate(large)  # still a copy at exactly the threshold
+
+    rng = np.random.default_rng(0)
+    for threshold in (0.0, 0.3, 0.7, 0.9, 1.0):
+        seen, shown = _ShownShingles(threshold), []
+        for _ in range(300):
+            size = int(rng.integers(0, 40))
+            sh = frozenset(str(x) for x in rng.choice(60, size=size, replace=False))
+            assert seen.near_duplicate(sh) == _near_duplicate_everywhere(sh, shown, threshold)
+            if rng.random() < 0.5:
+                seen.add(sh)
+                shown.append(sh)
