@@ -16,6 +16,7 @@ import streamlit as st
 
 from index.layout import IndexDir, IndexNotFound
 from index.model import configure_threads
+from index.pinyin import looks_like_pinyin
 from index.query import InvalidQuery
 from index.querylog import QueryLog
 from index.render import (
@@ -250,8 +251,9 @@ def search_view(service: SharedSearcher, filters: dict) -> None:
         if "换个说法" not in message:
             message += "建议换个说法，或者补充具体情况（比如发生了什么、涉及谁、多少钱）再搜。"
         st.warning(message)
-    if hits.read_as:  # pinyin typed for Chinese: say how it was read, so a wrong reading is visible
-        st.caption(f"已按拼音理解为：{hits.read_as}")
+    if hits.read_as:  # pinyin or Traditional characters: say how it was read, so a wrong reading is visible
+        how = "拼音" if looks_like_pinyin(hits.query) else "简体中文"
+        st.caption(f"已按{how}理解为：{hits.read_as}")
     ms = hits.timings.get("total_ms")
     st.caption(f"找到 {len(hits)} 条相关段落" + (f"（{ms:.0f} 毫秒）" if ms is not None else ""))
     cards = "".join(hit_html(h, query, hits.weak, question_id) for h in hits)

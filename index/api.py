@@ -122,7 +122,8 @@ class HitOut(BaseModel):
 class SearchOut(BaseModel):
     query: str = Field(description="The query as searched (normalised)")
     read_as: str | None = Field(None, description="How the query was read when that differs from what was "
-                                                  "typed: toneless pinyin read into Chinese words")
+                                                  "typed: Traditional characters read as Simplified, toneless pinyin read "
+                                                  "into Chinese words")
     weak: bool = Field(description="True when nothing matches well: show `message` with the hits")
     message: str = Field(description="A note for the reader (Chinese), empty when the match is good")
     version: str | None = Field(description="The index version that answered")

@@ -321,8 +321,10 @@ class Searcher:
         return self.read_query(self.clean_query(text))
 
     def read_query(self, query: str, v: _Version | None = None) -> str:
-        """`query` (cleaned) as the models and BM25 read it: toneless pinyin read into Chinese words
+        """`query` (cleaned) as the models and BM25 read it: Traditional characters as Simplified
+        ("網貸逾期會有人上門嗎" -> "网贷逾期会有人上门吗"), then toneless pinyin read into Chinese words
         ("bang xin zui 会不会留案底" -> "帮信罪 会不会留案底", index.pinyin); anything else unchanged."""
+        query = self.tokenizer.simplify(query)
         if not looks_like_pinyin(query):
             return query
         return (v or self._version).pinyin_reader(self.tokenizer).read(query)

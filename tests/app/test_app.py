@@ -159,6 +159,14 @@ def test_a_question_in_pinyin_says_how_it_was_read(app):
     assert not [c.value for c in at.caption if c.value.startswith("已按拼音理解为")]
 
 
+def test_a_question_in_traditional_characters_says_it_was_read_as_simplified(app):
+    at = search(run_ok(app), "網貸逾期會有人上門嗎")
+    read = [c.value for c in at.caption if c.value.startswith("已按简体中文理解为")]
+    assert read == ["已按简体中文理解为：网贷逾期会有人上门吗"]
+    assert not [c.value for c in at.caption if c.value.startswith("已按拼音理解为")]
+    assert cards(at)[0]["article"] == cards(search(at, "网贷逾期会有人上门吗"))[0]["article"]
+
+
 def test_filters_that_exclude_everything_say_so(app):
     import datetime as dt
 

@@ -303,6 +303,18 @@ def test_a_pinyin_question_is_read_into_chinese_and_finds_the_same_answer(s):
     assert s.rank_articles("cuishou shuo yao shangmen 是真的吗")[0] == typed[0].article_id
 
 
+def test_a_traditional_question_is_read_as_simplified_by_every_model(s):
+    """BM25 always folded the two scripts; the embedding model now reads the Simplified question too,
+    so a question typed in Traditional characters ranks exactly as the same question in Simplified."""
+    typed = s.search("網貸逾期會有人上門嗎", k=5)
+    simplified = s.search("网贷逾期会有人上门吗", k=5)
+    assert typed.read_as == "网贷逾期会有人上门吗" and typed.query == "網貸逾期會有人上門嗎"
+    assert simplified.read_as is None
+    assert [(h.passage_id, h.dense_score, h.bm25_score) for h in typed] == \
+        [(h.passage_id, h.dense_score, h.bm25_score) for h in simplified]
+    assert s.rank_articles("網貸逾期會有人上門嗎") == s.rank_articles("网贷逾期会有人上门吗")
+
+
 def test_english_in_a_question_is_not_read_as_pinyin(s):
     hits = s.search("催收 can I sue them", k=3)
     assert hits.read_as is None and hits.to_dict()["read_as"] is None

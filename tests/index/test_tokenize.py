@@ -83,6 +83,14 @@ def test_negation_is_kept(tk):
     assert "没有" in tk.tokens("没有借条能起诉吗")
 
 
+def test_simplify_changes_only_traditional_characters(tk):
+    """What the embedding model reads: the script made Simplified, case and width left alone."""
+    assert tk.simplify("網貸逾期會有人上門嗎") == "网贷逾期会有人上门吗"
+    assert tk.simplify("擔保人被起訴了怎麼辦 Lawyer") == "担保人被起诉了怎么办 Lawyer"
+    for simplified in ("被老板开除了能拿多少补偿", "民法典第1032条 隐私权", "wangdai yuqi 一年", ""):
+        assert tk.simplify(simplified) == simplified
+
+
 def test_traditional_equals_simplified(tk):
     assert tk.tokens("網貸逾期會有人上門嗎") == tk.tokens("网贷逾期会有人上门吗")
     assert tk.tokens("網貸逾期會有人上門嗎") == ["网贷", "逾期", "有人", "上门"]
