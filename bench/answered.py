@@ -101,9 +101,8 @@ def main(argv: list[str] | None = None) -> int:
              f"STARD, 5-fold cross-validation by question, behind tower `{result['tower']}` (mean ± sd over folds; "
              "fold f's memory holds only the other folds' questions, its vote weight fitted on those folds):", "",
              cv.table(), "",
-             "Fitted vote weight per fold (base hybrid / tower): "
-             + ", ".join(f"{v['base hybrid + answered questions']}/{v['trained hybrid learned + answered questions']}"
-                         for v in result["memory_votes"]) + ".", "",
+             "Fitted vote weight per fold (base hybrid / tower / tower past the first 10 articles): "
+             + ", ".join("/".join(f"{w:g}" for w in v.values()) for v in result["memory_votes"]) + ".", "",
              f"Run time {result['seconds'] / 60:.1f} min on 2 cores (no training: the tower's out-of-fold vectors).", ""]
     Path(args.out + ".md").write_text("\n".join(lines), encoding="utf-8")
     print("\n".join(lines))

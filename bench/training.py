@@ -110,7 +110,7 @@ def render(t: dict) -> list[str]:
                 f"weighs 1): {fusions}.", ""]
         votes = [f.get("memory_votes") for f in cv["folds"] if f.get("memory_votes")]
         if votes:
-            out += ["Answered questions' vote per fold (base hybrid / tower): " + ", ".join(
+            out += ["Answered questions' vote per fold (base hybrid / tower / tower past the first 10 articles): " + ", ".join(
                 "/".join(f"{w:g}" for w in v.values()) for v in votes) + ".", ""]
     for name, tower in (t.get("towers") or {}).items():
         secs = tower.get("seconds", {})

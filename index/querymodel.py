@@ -60,7 +60,7 @@ class QueryTunedEmbedder:
         with its own wording hybrid R@10 and MRR@10; elsewhere the 1:1 fusion stays.
         """
         if self.fusion and self.fusion_sources and sorted(manifest.get("sources") or []) == self.fusion_sources:
-            return {k: self.fusion[k] for k in ("w_dense", "w_bm25", "rrf_k", "w_base", "w_memory") if k in self.fusion}
+            return {k: self.fusion[k] for k in ("w_dense", "w_bm25", "rrf_k", "w_base", "w_memory", "w_memory_tail") if k in self.fusion}
         return None
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:

@@ -20,7 +20,8 @@ import numpy as np
 
 from index.answered import FoldMemory, QuestionMemory, build_memory
 from index.evaluate import score_runs
-from index.training.fusion import FixedVectors, FusionWeights, best_of, grid_scores, memory_scores, rank_all
+from index.training.fusion import (FixedVectors, FusionWeights, best_of, grid_scores, memory_scores, rank_all,
+                                   tail_objective, tail_scores)
 from index.training.pairs import IndexVectors, Pair
 from index.training.tower import TrainConfig, encode_questions, train_query_tower
 
@@ -28,7 +29,8 @@ log = logging.getLogger(__name__)
 
 VARIANTS = ("base dense", "base hybrid", "trained dense", "trained hybrid 1:1", "trained hybrid learned, 2 lists",
             "trained hybrid learned")
-MEMORY_VARIANTS = ("base hybrid + answered questions", "trained hybrid learned + answered questions")
+MEMORY_VARIANTS = ("base hybrid + answered questions", "trained hybrid learned + answered questions",
+                   "trained hybrid learned + answered questions + recall tail")
 REPORTED = ("recall@1", "recall@5", "recall@10", "recall@100", "mrr@10", "ndcg@10")
 
 
@@ -40,7 +42,8 @@ class FoldResult:
     train_seconds: float
     fusion: FusionWeights
     metrics: dict[str, dict[str, float]]  # variant -> metric -> value
-    memory_votes: dict[str, float] = field(default_factory=dict)  # memory variant -> its fitted w_memory
+    # memory variant -> its fitted w_memory (the recall-tail variant: its fitted w_memory_tail)
+    memory_votes: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -194,9 +197,17 @@ def add_memory_variants(searcher, cv: CrossValidation, questions: dict[str, str]
                 fold.metrics[variant] = _score(searcher, test_q, qrels, "hybrid")
                 fold.memory_votes[variant] = weights.w_memory
                 searcher.config = original_config
+                if variant == MEMORY_VARIANTS[1]:  # the served path: the tail's vote, fitted on the same folds
+                    weights, _ = best_of(tail_scores(searcher, rest_q, qrels, weights), tail_objective)
+                    searcher.config = replace(original_config, **weights.to_dict())
+                    fold.metrics[MEMORY_VARIANTS[2]] = _score(searcher, test_q, qrels, "hybrid")
+                    fold.memory_votes[MEMORY_VARIANTS[2]] = weights.w_memory_tail
+                    searcher.config = original_config
             if progress:
-                m, was = fold.metrics[MEMORY_VARIANTS[1]], fold.metrics["trained hybrid learned"]
-                progress(f"fold {f + 1}/{len(cv.splits)}: + answered questions (vote {fold.memory_votes[MEMORY_VARIANTS[1]]}): "
+                m, was = fold.metrics[MEMORY_VARIANTS[2]], fold.metrics["trained hybrid learned"]
+                votes = fold.memory_votes
+                progress(f"fold {f + 1}/{len(cv.splits)}: + answered questions (vote {votes[MEMORY_VARIANTS[1]]}, "
+                         f"tail {votes[MEMORY_VARIANTS[2]]}): "
                          f"R@10 {was['recall@10']:.3f} -> {m['recall@10']:.3f}, MRR@10 {was['mrr@10']:.3f} -> "
                          f"{m['mrr@10']:.3f}, R@100 {was['recall@100']:.3f} -> {m['recall@100']:.3f}")
     finally:
@@ -206,15 +217,17 @@ def add_memory_variants(searcher, cv: CrossValidation, questions: dict[str, str]
 
 def fit_memory_vote(searcher, cv: CrossValidation, questions: dict[str, str], qrels: dict[str, dict[str, int]],
                     weights: FusionWeights) -> tuple[QuestionMemory, FusionWeights, dict]:
-    """The served memory (every labelled question) and its vote weight, fitted on all out-of-fold
-    vectors with each question answered from a memory without its own fold."""
+    """The served memory (every labelled question) and its vote weights (the first screen's, then the
+    tail's), fitted on all out-of-fold vectors with each question answered from a memory without its
+    own fold."""
     memory = answered_memory(questions, qrels, cv.base_vectors)
     fold_of = {questions[q]: f for f, qs in enumerate(cv.splits) for q in qs}
     original_embedder = searcher._embedder
     searcher._embedder = FixedVectors(cv.oof_vectors, original_embedder.checksum, judge=cv.base_vectors)
     searcher.memory = FoldMemory(memory, fold_of, held_out=None)
     try:
-        best, metrics = best_of(memory_scores(searcher, questions, qrels, weights))
+        best, _ = best_of(memory_scores(searcher, questions, qrels, weights))
+        best, metrics = best_of(tail_scores(searcher, questions, qrels, best), tail_objective)
     finally:
         searcher._embedder, searcher.memory = original_embedder, None
     return memory, best, metrics

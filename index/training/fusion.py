@@ -23,6 +23,7 @@ BM25_WEIGHTS = (0.0, 0.25, 0.5, 1.0)
 RRF_KS = (20.0, 60.0)
 BASE_WEIGHTS = (0.0, 0.25, 0.5, 1.0)  # the base model's own dense list beside the tower's (SearchConfig.w_base)
 MEMORY_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)  # the answered questions' vote (SearchConfig.w_memory)
+TAIL_WEIGHTS = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0)  # their vote past the first screen (SearchConfig.w_memory_tail)
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class FusionWeights:
     rrf_k: float = 60.0
     w_base: float = 0.0
     w_memory: float = 0.0
+    w_memory_tail: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -122,12 +124,37 @@ def memory_scores(searcher, questions: dict[str, str], qrels: dict[str, dict[str
     return out
 
 
-def best_of(grid: list[tuple[FusionWeights, dict]]) -> tuple[FusionWeights, dict]:
-    """The point with the best objective; ties keep the earlier (simpler) point."""
+def tail_scores(searcher, questions: dict[str, str], qrels: dict[str, dict[str, int]],
+                weights: FusionWeights) -> list[tuple[FusionWeights, dict]]:
+    """`weights` with each `TAIL_WEIGHTS` vote past the first screen (0: off, and any point not above
+    `weights.w_memory` is off too), scored as `memory_scores` does (same memory rules)."""
+    original = searcher.config
+    qrels = {q: qrels[q] for q in questions}
+    out = []
+    try:
+        for w_tail in [0.0] + [w for w in TAIL_WEIGHTS if w > weights.w_memory]:
+            point = replace(weights, w_memory_tail=w_tail)
+            searcher.config = replace(original, **point.to_dict())
+            metrics = score_runs(rank_all(searcher, questions), qrels)
+            log.info("tail %s: R@10 %.4f MRR@10 %.4f R@100 %.4f", point, metrics["recall@10"], metrics["mrr@10"],
+                     metrics["recall@100"])
+            out.append((point, metrics))
+    finally:
+        searcher.config = original
+    return out
+
+
+def tail_objective(metrics: dict[str, float]) -> float:
+    """The tail is for depth (Recall@100); the first screen still counts, should the tail ever reach it."""
+    return metrics["recall@100"] + objective(metrics)
+
+
+def best_of(grid: list[tuple[FusionWeights, dict]], score=objective) -> tuple[FusionWeights, dict]:
+    """The point with the best `score`; ties keep the earlier (simpler) point."""
     best: tuple[float, FusionWeights, dict] | None = None
     for weights, metrics in grid:
-        if best is None or objective(metrics) > best[0] + 1e-9:
-            best = (objective(metrics), weights, metrics)
+        if best is None or score(metrics) > best[0] + 1e-9:
+            best = (score(metrics), weights, metrics)
     if best is None:
         raise ValueError("an empty fusion grid")
     return best[1], best[2]

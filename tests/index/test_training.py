@@ -130,7 +130,7 @@ def test_train_command_cross_validates_saves_and_serves(built_index, tmp_path):
     assert record["index_model"]["checksum"] == manifest["model"]["checksum"]
     assert record["training"]["pairs"]["labelled"] == len(queries)
     assert record["training"]["config"]["loss"] == "every"
-    assert set(record["fusion"]) == {"w_dense", "w_bm25", "rrf_k", "w_base", "w_memory"}
+    assert set(record["fusion"]) == {"w_dense", "w_bm25", "rrf_k", "w_base", "w_memory", "w_memory_tail"}
     oof = np.load(folder / OOF_FILE)  # every labelled question's vector from the fold tower that never saw it
     assert 0 < len(oof["questions"]) <= len(queries) and oof["vectors"].shape == (len(oof["questions"]), 384)
     assert np.allclose(np.linalg.norm(oof["vectors"], axis=1), 1.0, atol=1e-3)
@@ -340,3 +340,28 @@ def test_answered_questions_lift_their_answer_in_search(built_index, embedder):
     hits = searcher.search(question, k=3)
     assert hits[0].article_id == target and "memory_ms" in hits.timings
     assert searcher.rank_articles(question, mode="dense", k=10) == dense_before  # only hybrid hears it
+
+
+def test_the_recall_tail_reorders_only_past_the_first_screen(built_index, embedder):
+    """The tail's vote lifts an answered question's article to the first place past the head; the head
+    (what the page shows) stays as ranked, and scores still read best first."""
+    from dataclasses import replace
+
+    from index.answered import build_memory
+
+    searcher = Searcher.open(built_index, embedder=embedder)
+    question = "楼上漏水把我家泡了怎么办"
+    before = searcher.rank_articles(question, k=20)
+    target = before[-1]
+    clean = searcher.clean_query(question)
+    searcher.memory = build_memory([clean], embedder.encode_queries([clean]), [[target]])
+    searcher.config = replace(searcher.config, w_memory=0.0, w_memory_tail=8.0, head_articles=3)
+    after = searcher.rank_articles(question, k=20)
+    assert after[:3] == before[:3] and after[3] == target
+    assert sorted(after) == sorted(before)
+    hits = searcher.search(question, k=12)
+    assert [h.article_id for h in hits][:1] == before[:1]
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True)
+    searcher.config = replace(searcher.config, w_memory=8.0, w_memory_tail=8.0)  # not above the head's: off
+    assert searcher.rank_articles(question, k=20)[0] == target
