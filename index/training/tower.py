@@ -44,7 +44,12 @@ class TrainConfig:
     0.590 / 0.893 against 0.671 / 0.532 / 0.881; folds 1-2 at 0.02 0.686 / 0.555 / 0.882, at 0.01 0.700 / 0.575 /
     0.887 (0.015: 0.704 / 0.564 / 0.887), at 0.05 (fold 1) 0.602 / 0.467 / 0.860. A sharper softmax spends the
     gradient on the few passages that outrank an answer instead of the whole head of the list. The full
-    pipeline's figures are in docs/bench/training.md."""
+    pipeline's figures are in docs/bench/training.md.
+
+    Not kept, same screening at 0.015, fold 1 (0.696 / 0.570 / 0.894): 6 epochs 0.689 / 0.564 / 0.896; lr 3e-4
+    0.692 / 0.556 / 0.893; a low-rank residual adapter (rank 128, its own lr 1e-3) on the stored passage
+    vectors, trained jointly with the tower, questions scored against the adapted vectors: 0.685 / 0.562 / 0.889 —
+    the passage side then fits the training questions' statutes and generalises worse."""
 
     epochs: int = 4
     learning_rate: float = 2e-4
