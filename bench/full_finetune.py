@@ -41,15 +41,27 @@ def hard_negatives(vectors, question_vector: np.ndarray, positives: np.ndarray, 
 
 
 def fine_tune(model, examples: list[tuple[str, int, list[int]]], passages: list[str], epochs: int,
-              learning_rate: float, temperature: float, batch_size: int, seed: int, log) -> float:
-    """Contrastive training of the whole model (query and passage share weights, as in e5); seconds."""
+              learning_rate: float, temperature: float, batch_size: int, seed: int, log,
+              freeze_embeddings: bool = True) -> float:
+    """Contrastive training of the model (query and passage share weights, as in e5); seconds.
+
+    The token table (250k x 384, two thirds of the weights) stays frozen by default, as in the query
+    tower: a dense gradient and two AdamW moments for it on every step cost time and memory and the
+    tower's screening found nothing to gain from training it."""
+    import resource
+
     import torch
 
     torch.manual_seed(seed)
     rng = random.Random(seed)
     steps = epochs * math.ceil(len(examples) / batch_size)
     warmup = max(1, int(0.1 * steps))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.01)
+    if freeze_embeddings:
+        for name, parameter in model.named_parameters():
+            if "word_embeddings" in name:
+                parameter.requires_grad_(False)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=learning_rate, weight_decay=0.01)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda i: min((i + 1) / warmup, max(0.0, (steps - i) / max(steps - warmup, 1))))
 
@@ -76,8 +88,10 @@ def fine_tune(model, examples: list[tuple[str, int, list[int]]], passages: list[
             schedule.step()
             optimizer.zero_grad()
             step += 1
-            if step % 20 == 0 or step == steps:
-                log(f"step {step}/{steps} loss {loss.item():.3f} ({time.perf_counter() - started:.0f} s)")
+            if step % 10 == 0 or step == steps:
+                peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+                log(f"step {step}/{steps} loss {loss.item():.3f} ({time.perf_counter() - started:.0f} s, "
+                    f"peak RSS {peak:.1f} GiB)")
     model.eval()
     return time.perf_counter() - started
 

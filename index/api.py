@@ -90,6 +90,16 @@ class RepealedOut(BaseModel):
     now: list[str] = Field(description="The provisions that replaced it, e.g. 民法典第153条 (may be empty)")
 
 
+class CopyOut(BaseModel):
+    article_id: str
+    passage_id: str
+    title: str
+    link: str = Field(description="Absolute deep link to the copy's passage (source page or article view)")
+    article_url: str = Field(description="This API's URL for that article")
+    category: str | None
+    published: str | None
+
+
 class HitOut(BaseModel):
     rank: int = Field(description="1 = best")
     passage_id: str
@@ -117,6 +127,9 @@ class HitOut(BaseModel):
     article_statutes: list[str] = Field(description="Statutes cited anywhere in the article")
     repealed_statutes: list[RepealedOut] = Field(
         description="Those of `statutes` and `article_statutes` that cite a repealed law")
+    also_in: list[CopyOut] = Field(default_factory=list, description=(
+        "Other articles whose passage is a near-copy of this one (a templated sister page, the same "
+        "provision in another law), folded into this hit instead of shown again; best ranked first"))
 
 
 class SearchOut(BaseModel):
@@ -375,6 +388,9 @@ def _finish_hits(hits: list[dict], request: Request, settings: Settings) -> None
         hit["link"] = _absolute(hit["link"], page)
         hit["article_url"] = f"{api}/articles/{quote(hit['article_id'], safe='')}"
         hit["repealed_statutes"] = repealed_statutes([*hit["statutes"], *hit["article_statutes"]])
+        for copy in hit.get("also_in", []):
+            copy["link"] = _absolute(copy["link"], page)
+            copy["article_url"] = f"{api}/articles/{quote(copy['article_id'], safe='')}"
 
 
 def _article_out(row: ArticleRow, passages: list[PassageRow], page_base: str) -> dict:

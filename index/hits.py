@@ -12,6 +12,19 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 
 @dataclass
+class Copy:
+    """Another article with (nearly) the same passage as a hit: a templated sister page, or the same
+    provision in another law. Folded into the hit instead of shown again (`index.fusion.shape_grouped`)."""
+
+    article_id: str
+    passage_id: str
+    title: str
+    link: str
+    category: str | None = None
+    published: str | None = None
+
+
+@dataclass
 class Hit:
     """One passage that answers the query, with everything the page shows."""
 
@@ -40,6 +53,8 @@ class Hit:
     article_statutes: list[str] = field(default_factory=list)
     # The cross-encoder's logit, when a reranker (LAWFAQ_RERANKER) read this passage
     rerank_score: float | None = None
+    # Articles whose passage is a near-copy of this one, best ranked first ("相同内容也见于")
+    also_in: list[Copy] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)

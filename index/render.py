@@ -47,6 +47,8 @@ CSS = """
 .lf-weak-badge { font-size: .72rem; color: #b45309; border: 1px solid #f59e0b; border-radius: 4px;
                  padding: 0 .35rem; margin-left: .4rem; vertical-align: middle; font-weight: 400; }
 .lf-more { font-size: .85rem; margin-top: .3rem; }
+.lf-copies { font-size: .82rem; color: #4b5563; margin-top: .35rem; }
+.lf-copies a { margin-right: .6rem; }
 .lf-body { line-height: 1.85; overflow-wrap: anywhere; }
 .lf-body h3, .lf-body h4 { margin: 1.1rem 0 .4rem 0; }
 .lf-body p { margin: 0 0 .7rem 0; }
@@ -227,6 +229,16 @@ def statutes_block(label: str, labels, cls: str = "lf-tag") -> str:
     return f'<div class="lf-tags">{esc(label)}{tags}</div>' if tags else ""
 
 
+def copies_html(copies, query: str, question_id: str | None = None, shown: int = 5) -> str:
+    """"相同内容也见于" and links to the articles whose passage is a near-copy of the hit's ('' when none):
+    a templated sister page, or the same provision in another law, one line instead of another card."""
+    if not copies:
+        return ""
+    links = "".join(link_html(with_query(c.link, query, question_id), esc(c.title), "lf-copy") for c in copies[:shown])
+    more = f'<span class="lf-tags-label">等{len(copies)}篇</span>' if len(copies) > shown else ""
+    return f'<div class="lf-copies"><span class="lf-tags-label">相同内容也见于</span>{links}{more}</div>'
+
+
 def hit_html(hit, query: str, weak: bool, question_id: str | None = None) -> str:
     link = with_query(hit.link, query, question_id)
     title = esc(hit.title)
@@ -254,6 +266,7 @@ def hit_html(hit, query: str, weak: bool, question_id: str | None = None) -> str
         f'<div class="lf-meta">{"".join(meta)}</div>'
         f'<div class="lf-passage">{highlight(hit.passage, hit.match_spans, tuple(hit.best_sentence))}</div>'
         + (f'<div class="lf-tags">{statutes}</div>' if statutes else "")
+        + copies_html(getattr(hit, "also_in", []), query, question_id)
         + f'<div class="lf-more">{link_html(link, "阅读原文" + source_note, "lf-read")}</div>'
         "</div>"
     )

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from index.backends import PassageFilter, open_retrieval
-from index.fusion import order, rrf_ranked, shape
-from index.hits import Hit, HitList, article_link, best_sentence, link_for
+from index.fusion import order, rrf_ranked, shape_grouped
+from index.hits import Copy, Hit, HitList, article_link, best_sentence, link_for
 from index.layout import IndexDir, IndexNotFound, read_manifest
 from index.lexical import LexicalIndex
 from index.pinyin import PinyinReader, common_words, looks_like_pinyin
@@ -498,17 +498,19 @@ class Searcher:
         return head + [p for p in ranked if p not in seen], new_fused, dict(zip(top, logits.tolist(), strict=True))
 
     def _shape(self, v: _Version, ranked: list[int], k: int,
-               max_articles: int | None = None) -> tuple[list[int], dict[int, PassageRow]]:
-        """At most `per_article` passages per article, near-duplicates collapsed, `k` at most.
+               max_articles: int | None = None) -> tuple[list[int], dict[int, PassageRow], dict[int, list[int]]]:
+        """At most `per_article` passages per article, near-duplicates folded into the hit they copy,
+        `k` at most (`index.fusion.shape_grouped`).
 
         Looks at the first max(60, 12k) ranked passages, reading their rows
         lazily (`PassageWindow`): a page search stops after about k of them.
-        Returns the chosen positions and the rows read (the chosen ones among them).
+        Returns the chosen positions, the rows read (the chosen and folded ones among them)
+        and each chosen position's folded near-duplicates.
         """
         window = PassageWindow(v.store, ranked[: max(60, k * 12)], chunk=min(k, max_articles or k) + 4)
-        chosen = shape(window.present(), v.article_idx, lambda p: window.rows[p].text, k,
-                       self.config.per_article, self.config.dup_threshold, max_articles)
-        return chosen, window.rows
+        chosen, folded = shape_grouped(window.present(), v.article_idx, lambda p: window.rows[p].text, k,
+                                       self.config.per_article, self.config.dup_threshold, max_articles)
+        return chosen, window.rows, folded
 
     def search(self, query: str, k: int = 5, category: str | list[str] | None = None,
                date_from: str | dt.date | None = None, date_to: str | dt.date | None = None,
@@ -552,8 +554,8 @@ class Searcher:
         mask = self._mask(v, request)
         ranking = self._rank(v, query, mode, mask, timings)
         t = time.perf_counter()
-        chosen, texts = self._shape(v, ranking.ranked, request.k)
-        hits = self._make_hits(v, query, chosen, texts, ranking)
+        chosen, texts, folded = self._shape(v, ranking.ranked, request.k)
+        hits = self._make_hits(v, query, chosen, texts, ranking, folded)
         timings["shaping_ms"] = (time.perf_counter() - t) * 1000
         if mode != "bm25" and ranking.judge_dense is None and hasattr(self.embedder, "judge_queries"):
             t = time.perf_counter()
@@ -568,8 +570,9 @@ class Searcher:
     def rank_articles(self, query: str, mode: str = "hybrid", k: int = 100) -> list[str]:
         """Article ids best first: the order the page shows them in, as far as `k` reaches.
 
-        Same ranking and shaping as `search` (per-article cap, near-duplicate
-        collapse), so the first article of `search(q)` is the first one here.
+        Same ranking and shaping as `search` (per-article cap, near-duplicates
+        folded into the hit they copy), so the first article of `search(q)` is the
+        first one here; a hit's "相同内容也见于" articles follow it, in that order.
         """
         mode = parse_mode(mode)
         v = self._version
@@ -577,8 +580,9 @@ class Searcher:
         if not query:
             return []
         ranking = self._rank(v, query, mode, None, {})
-        chosen, _ = self._shape(v, ranking.ranked, len(ranking.ranked), max_articles=k)
-        out = list(dict.fromkeys(v.article_ids[int(v.article_idx[p])] for p in chosen))
+        chosen, _, folded = self._shape(v, ranking.ranked, len(ranking.ranked), max_articles=k)
+        listed = (q for p in chosen for q in (p, *folded.get(p, ())))
+        out = list(dict.fromkeys(v.article_ids[int(v.article_idx[p])] for p in listed))
         return out[:k]
 
     def _statute_positions(self, v: _Version, query: str, mask) -> set[int]:
@@ -607,8 +611,12 @@ class Searcher:
             return True, "没有找到很贴切的答案，下面是最接近的结果，仅供参考；可以换个说法或补充细节再试。"
         return False, ""
 
-    def _make_hits(self, v, query, chosen, texts, ranking: _Ranking) -> list[Hit]:
+    def _make_hits(self, v, query, chosen, texts, ranking: _Ranking,
+                   folded: dict[int, list[int]] | None = None) -> list[Hit]:
+        folded = folded or {}
+        copies = [q for p in chosen for q in folded.get(p, ())]
         heads = v.store.article_heads(texts[p].article_id for p in chosen)  # row + statutes cited in it
+        copy_heads = v.store.articles(texts[q].article_id for q in copies) if copies else {}
         hits = []
         for rank, pos in enumerate(chosen, start=1):
             row = texts[pos]
@@ -625,9 +633,17 @@ class Searcher:
                     statutes=row.labels, matched_terms=list(dict.fromkeys(row.text[s:e] for s, e in spans)),
                     match_spans=spans, best_sentence=best, cites_query_statute=pos in ranking.cited,
                     article_statutes=art_statutes, rerank_score=ranking.rerank_score.get(pos),
+                    also_in=[self._copy(texts[q], copy_heads[texts[q].article_id]) for q in folded.get(pos, ())
+                             if texts[q].article_id in copy_heads],
                 )
             )
         return hits
+
+    def _copy(self, row: PassageRow, article) -> Copy:
+        """A folded near-duplicate: the other article that says the same, with a link to its passage."""
+        return Copy(article_id=row.article_id, passage_id=row.id, title=article.title,
+                    link=link_for(article.url, row.article_id, row.id, row.text[:60], self.base_url),
+                    category=article.category, published=article.published)
 
     def link_for(self, url: str | None, article_id: str, passage_id: str, sentence: str) -> str:
         """Source URL with a text fragment that scrolls to the passage, else our article view."""

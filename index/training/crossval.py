@@ -20,8 +20,16 @@ import numpy as np
 
 from index.answered import FoldMemory, QuestionMemory, build_memory
 from index.evaluate import score_runs
-from index.training.fusion import (FixedVectors, FusionWeights, best_of, grid_scores, memory_scores, rank_all,
-                                   tail_objective, tail_scores)
+from index.training.fusion import (
+    FixedVectors,
+    FusionWeights,
+    best_of,
+    grid_scores,
+    memory_scores,
+    rank_all,
+    tail_objective,
+    tail_scores,
+)
 from index.training.pairs import IndexVectors, Pair
 from index.training.tower import TrainConfig, encode_questions, train_query_tower
 

@@ -136,6 +136,17 @@ def test_search_answers_with_absolute_links(client, server):
     assert art.status_code == 200 and art.json()["id"] == hits[0]["article_id"]
 
 
+def test_search_lists_a_near_copy_under_the_hit_it_copies(client, server):
+    hits = client.get("/search", params={"q": QUESTION, "k": 5}).json()["hits"]
+    copies = [(h, c) for h in hits for c in h["also_in"]]
+    assert copies, [h["article_id"] for h in hits]
+    hit, copy = copies[0]
+    assert {hit["article_id"], copy["article_id"]} == {"shangmen-cuishou", "shangmen-cuishou-bayue"}
+    assert copy["link"].startswith(PUBLIC_URL + "?article=" + copy["article_id"] + "&passage=")
+    assert copy["article_url"] == f"{server}/articles/{copy['article_id']}"
+    assert client.get(copy["article_url"]).json()["id"] == copy["article_id"]
+
+
 def test_search_says_how_a_pinyin_question_was_read(client):
     typed = client.get("/search", params={"q": "cuishou shuo yao shangmen", "k": 3}).json()
     assert typed["query"] == "cuishou shuo yao shangmen" and "上门" in typed["read_as"]

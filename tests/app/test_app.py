@@ -107,6 +107,15 @@ def test_query_shows_highlighted_results_and_sets_url(app):
     assert len(found) == 5  # the default number of results
 
 
+def test_a_templated_sister_page_is_a_link_on_the_card_not_another_card(app):
+    at = search(run_ok(app), QUESTION)
+    page = results_html(at)
+    assert page.count("相同内容也见于") == 1, page
+    copies = re.search(r'<div class="lf-copies">(.*?)</div>', page)[1]
+    assert 'href="?article=shangmen-cuishou-bayue&amp;passage=' in copies and "&amp;q=" in copies
+    assert [c["href"].split("&")[0] for c in cards(at)].count("?article=shangmen-cuishou-bayue") == 0
+
+
 def test_query_from_url_runs_the_search(app):
     app.query_params["q"] = QUESTION
     at = run_ok(app)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from index.fusion import jaccard, order, rrf, rrf_ranked, shape, shingles
+from index.fusion import jaccard, order, rrf, rrf_ranked, shape, shape_grouped, shingles
 
 
 def test_rrf_sums_weighted_reciprocal_ranks():
@@ -62,6 +62,19 @@ def test_shape_caps_passages_per_article_and_collapses_near_duplicates():
     article_of = np.array([0, 0, 0, 1, 2, 3])
     chosen = shape([0, 1, 2, 3, 4, 5], article_of, texts.__getitem__, k=10, per_article=2, dup_threshold=0.7)
     assert chosen == [0, 1, 3, 5]  # third of 甲 capped; 4 is a near-copy of 3 from another article
+
+
+def test_near_duplicates_are_folded_into_the_hit_they_copy():
+    """One copy per article, under the earliest original; a capped passage is not a copy; folded
+    articles count towards max_articles."""
+    texts = {0: "乙文章：网贷逾期会被起诉吗", 1: "甲文章讲工资和加班费怎么算", 2: "乙文章：网贷逾期会被起诉吗？",
+             3: "乙文章：网贷逾期会被起诉吗！", 4: "乙文章：网贷逾期会被起诉吗。", 5: "丙文章讲离婚冷静期"}
+    article_of = np.array([0, 1, 2, 2, 3, 4])
+    taken, folded = shape_grouped(range(6), article_of, texts.__getitem__, k=10)
+    assert taken == [0, 1, 5] and folded == {0: [2, 4]}  # 3: its article (2) is already folded
+    assert shape(range(6), article_of, texts.__getitem__, k=10) == taken
+    taken, folded = shape_grouped(range(6), article_of, texts.__getitem__, k=10, max_articles=3)
+    assert taken == [0, 1] and folded == {0: [2]}  # articles 0, 1 and the copy's 2
 
 
 def test_shape_stops_at_k_and_is_a_prefix_of_a_longer_shape():

@@ -75,6 +75,24 @@ def test_at_most_two_passages_per_article_and_near_duplicates_collapsed(s):
     assert sum(dup in t for t in texts) <= 1
 
 
+def test_a_folded_near_copy_is_listed_with_its_hit_and_next_in_the_article_ranking(s):
+    """The templated sister page is not a second card but a "相同内容也见于" link on the first; the
+    article ranking (what evaluation scores) lists it right after the hit it copies."""
+    query = "网贷逾期催收上门怎么办"
+    hits = s.search(query, k=10)
+    with_copies = [h for h in hits if h.also_in]
+    assert with_copies, [(h.article_id, h.passage[:30]) for h in hits]
+    hit = with_copies[0]
+    variants = {"shangmen-cuishou", "shangmen-cuishou-bayue"}
+    assert {hit.article_id, *(c.article_id for c in hit.also_in)} <= variants and hit.article_id not in {
+        c.article_id for c in hit.also_in}
+    copy = hit.also_in[0]
+    assert copy.title and copy.link and copy.passage_id.startswith(copy.article_id)
+    ranked = s.rank_articles(query, k=20)
+    assert ranked.index(copy.article_id) == ranked.index(hit.article_id) + 1
+    assert hit.to_dict()["also_in"][0]["article_id"] == copy.article_id
+
+
 def test_off_topic_question_is_marked_weak(s):
     hits = s.search("红烧肉怎么做才好吃", k=5)
     assert hits.weak and "没有找到" in hits.message
