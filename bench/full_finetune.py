@@ -134,7 +134,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=3e-5)
     parser.add_argument("--temperature", type=float, default=0.02)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--max-seq-length", type=int, default=256)
+    parser.add_argument("--max-seq-length", type=int, default=128,
+                        help="tokens per text while training (activations grow with its square: 256 needed 19 GiB)")
+    parser.add_argument("--encode-max-seq-length", type=int, default=512,
+                        help="tokens per passage when re-embedding (the index's own limit)")
     parser.add_argument("--out", default=str(DOCS / "full_finetune"), help="report path without suffix")
     args = parser.parse_args(argv)
 
@@ -174,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     train_seconds = fine_tune(model, examples, passages, args.epochs, args.lr, args.temperature, args.batch_size,
                               seed=0, log=log)
     log(f"trained in {train_seconds / 60:.1f} min; re-embedding {len(passages)} passages")
+    model.max_seq_length = args.encode_max_seq_length
     started = time.perf_counter()
     with torch.inference_mode():
         new_passages = model.encode([f"passage: {t}" for t in passages], batch_size=64, normalize_embeddings=True,

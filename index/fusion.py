@@ -1,4 +1,4 @@
-"""Reciprocal-rank fusion and result shaping (per-article cap, near-duplicate collapse).
+"""Reciprocal-rank fusion and result shaping (per-article cap, near-copies folded into the hit they copy).
 
 RRF needs no score calibration between BM25 and cosine, which have nothing
 in common but their order; weights let one list count more than the other.

@@ -5,7 +5,7 @@
 
 Query -> (BM25 over jieba tokens with colloquial->legal expansion) and
 (e5 query embedding -> FAISS) -> reciprocal-rank fusion -> statute boost ->
-per-article cap and near-duplicate collapse -> Hits with highlights and a
+per-article cap, near-copies folded into the hit they copy -> Hits with highlights and a
 deep link. A Searcher follows the index's CURRENT pointer and switches to a
 newly published version on its own, without a restart.
 """
