@@ -248,9 +248,10 @@ def test_hnsw_recall_against_exact_search():
 @pytest.mark.parametrize("query", ["公司辞退我能拿多少补偿", "网贷逾期了，催收说要上门，是真的吗？",
                                    "民法典第1077条 离婚冷静期", "交通事故交强险怎么赔", "养宠物的邻居太吵"])
 def test_eval_scores_the_order_the_page_shows(s, query, mode):
-    """`index eval` ranks articles exactly as the page lists them (same boost, cap and collapse)."""
+    """`index eval` ranks articles exactly as the page lists them (same boost, cap and folding: a card's
+    "相同内容也见于" articles right after it)."""
     hits = s.search(query, k=20, mode=mode)
-    page_order = list(dict.fromkeys(h.article_id for h in hits))
+    page_order = list(dict.fromkeys(a for h in hits for a in (h.article_id, *(c.article_id for c in h.also_in))))
     assert page_order or mode == "bm25", query  # BM25 alone may find nothing off-topic
     assert s.rank_articles(query, mode=mode, k=len(page_order)) == page_order
 
