@@ -10,7 +10,7 @@ API_PORT ?= 8000
 API_WORKERS ?= $(shell nproc 2>/dev/null || echo 1)
 export LAWFAQ_INDEX ?= $(INDEX)
 
-.PHONY: run api test test-fast index rebuild bench bench-quick eval insights train train-stard train-reranker-stard lint clean help
+.PHONY: run api test test-fast index rebuild bench bench-quick eval insights train train-stard lint clean help
 
 help:
 	@echo "make run      install, build the index from corpus/ if missing, serve http://localhost:$(PORT)"
@@ -22,7 +22,6 @@ help:
 	@echo "make insights the content-gap report from the question log (var/insights.html)"
 	@echo "make train    a query tower from the shipped index's own titles and headings (~2 min)"
 	@echo "make train-stard  5-fold CV + a query tower on STARD's training questions (needs ../shared/data)"
-	@echo "make train-reranker-stard  5-fold CV + the cross-encoder reranker on STARD (after train-stard)"
 	@echo "make bench    full benchmarks (slow: includes the 55k-article corpus when ../shared/data exists)"
 	@echo "make lint     ruff"
 	@echo "make clean    remove var/ (indexes) and .venv/"
@@ -56,7 +55,7 @@ run: $(VENV)/.runtime $(INDEX)/CURRENT
 	$(BIN)/streamlit run app.py --server.port $(PORT)
 
 api: $(VENV)/.runtime $(INDEX)/CURRENT
-	$(BIN)/python -m index.api_server index.api:create_app --factory --host 127.0.0.1 --port $(API_PORT) --workers $(API_WORKERS)
+	$(BIN)/python -m index.serving.server index.serving.api:create_app --factory --host 127.0.0.1 --port $(API_PORT) --workers $(API_WORKERS)
 
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest
@@ -81,12 +80,6 @@ train-stard: $(VENV)/.runtime
 	$(BIN)/python -m index build --source $(STARD)/corpus.jsonl --index $(STARD_INDEX)
 	$(BIN)/python -m index train --index $(STARD_INDEX) --queries $(STARD)/train_queries.jsonl \
 		--qrels $(STARD)/train_qrels.tsv --name stard
-
-# Serve it with LAWFAQ_RERANKER=stard-reranker (opt-in: see the README for its cost).
-train-reranker-stard: $(VENV)/.runtime
-	$(BIN)/python -m index train-reranker --index $(STARD_INDEX) --queries $(STARD)/train_queries.jsonl \
-		--qrels $(STARD)/train_qrels.tsv --tower $${LAWFAQ_CACHE:-$$HOME/.cache/lawfaq}/trained/stard \
-		--name stard-reranker
 
 bench: $(VENV)/.dev
 	$(BIN)/python -m bench.run --full

@@ -1,8 +1,8 @@
 """The search page: `streamlit run app.py` (or `make run`).
 
 Thin by design: every search, article lookup and status figure comes from
-`index.Searcher`, and all HTML comes from `index.render` (escaping rules live
-there). This file holds the views and `main`; importing it runs nothing.
+`index.Searcher`, and all HTML comes from `index.serving.render` (escaping through
+`index.text.html`). This file holds the views and `main`; importing it runs nothing.
 """
 from __future__ import annotations
 
@@ -14,12 +14,11 @@ from urllib.parse import quote
 
 import streamlit as st
 
-from index.layout import IndexDir, IndexNotFound
-from index.model import configure_threads
-from index.pinyin import looks_like_pinyin
-from index.query import InvalidQuery
-from index.querylog import QueryLog
-from index.render import (
+from index.encoders.model import configure_threads
+from index.firm.querylog import QueryLog
+from index.search.request import MAX_QUERY_CHARS, InvalidQuery
+from index.search.searcher import ModelMismatch, Searcher
+from index.serving.render import (
     CSS,
     TARGET_ID,
     article_head_html,
@@ -29,11 +28,11 @@ from index.render import (
     related_html,
     statutes_block,
 )
-from index.searcher import ModelMismatch, Searcher
-from index.serving import SharedSearcher
+from index.serving.shared import SharedSearcher
 from index.settings import Settings, SettingsError, settings
+from index.storage.layout import IndexDir, IndexNotFound
+from index.text.pinyin import looks_like_pinyin
 
-MAX_QUERY_CHARS = 200
 EXAMPLES = [
     "网贷逾期了，催收说要上门，是真的吗？",
     "被公司辞退能拿多少补偿？",

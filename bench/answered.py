@@ -1,10 +1,10 @@
-"""Answered questions (index.answered) on STARD, cross-validated from a trained tower's out-of-fold vectors.
+"""Answered questions (index.search.answered) on STARD, cross-validated from a trained tower's out-of-fold vectors.
 
 No retraining: `index train` keeps each labelled question's out-of-fold vector
 (from the fold tower that never saw it) and each fold's learned fusion beside
 the tower. Fold f's memory holds the other folds' questions; its vote weight
 is fitted on those folds, each answered from a memory without its own fold
-(`index.answered.FoldMemory`), then fold f is scored through the real
+(`index.search.answered.FoldMemory`), then fold f is scored through the real
 `Searcher.rank_articles`. Same folds and seed as the tower's cross-validation.
 
     python -m bench.answered --tower var/bench/towers/stard-shipped   # docs/bench/answered.md + .json
@@ -24,9 +24,9 @@ def cross_validation_from_tower(searcher, tower: Path, queries: dict[str, str], 
     """The tower's CrossValidation (figures, out-of-fold vectors, folds) rebuilt from its folder."""
     from index.training.artifact import read_record
     from index.training.crossval import CrossValidation, FoldResult, split_folds
-    from index.training.fusion import FusionWeights
     from index.training.pairs import IndexVectors, labelled_pairs
     from index.training.run import OOF_FILE
+    from index.training.weights import FusionWeights
 
     record = read_record(tower)
     cv = record["cross_validation"]
@@ -46,10 +46,10 @@ def attach(searcher, tower: Path, cv, questions: dict[str, str], qrels: dict[str
     replace of the record), exactly what `index train` writes for a tower it trains."""
     import os
 
-    from index.answered import MEMORY_FILE
+    from index.search.answered import MEMORY_FILE
     from index.training.artifact import RECORD, read_record
     from index.training.crossval import fit_memory_vote
-    from index.training.fusion import FusionWeights
+    from index.training.weights import FusionWeights
 
     record = read_record(tower)
     memory, weights, metrics = fit_memory_vote(searcher, cv, questions, qrels, FusionWeights(**record["fusion"]))
@@ -71,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from bench.data import find_stard
     from bench.indexes import STARD_INDEX
-    from index.evaluate import load_qrels, load_queries
-    from index.searcher import Searcher
+    from index.search.evaluate import load_qrels, load_queries
+    from index.search.searcher import Searcher
     from index.training.crossval import add_memory_variants
 
     parser = argparse.ArgumentParser(prog="python -m bench.answered", description=main.__doc__)

@@ -1,6 +1,6 @@
 """The JSON API under load, and what the question log costs a search.
 
-API: a real `python -m index.api_server index.api:create_app` (uvicorn) on
+API: a real `python -m index.serving.server index.serving.api:create_app` (uvicorn) on
 127.0.0.1 over the shipped index, run with one worker process and then with
 two (`--workers 2`, what `make api` starts on a 2-core machine); 1, 2, 4 and 8 client threads each send
 their share of the same questions over keep-alive HTTP connections. Reported
@@ -51,8 +51,8 @@ def _measure_server(index: Path, questions: list[str], warmup: list[str], log, w
     url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("LAWFAQ_") or k == "LAWFAQ_CACHE"}
     env.update(LAWFAQ_INDEX=str(index), LAWFAQ_RATE_LIMIT="0", LAWFAQ_QUERY_LOG="off")
-    # index.api_server: uvicorn's CLI keeping TCP_NODELAY under --workers (uvicorn #3149: +40 ms per request)
-    cmd = [sys.executable, "-m", "index.api_server", "index.api:create_app", "--factory", "--host", "127.0.0.1",
+    # index.serving.server: uvicorn's CLI keeping TCP_NODELAY under --workers (uvicorn #3149: +40 ms per request)
+    cmd = [sys.executable, "-m", "index.serving.server", "index.serving.api:create_app", "--factory", "--host", "127.0.0.1",
            "--port", str(port), "--log-level", "warning", "--workers", str(workers)]
     with tempfile.TemporaryDirectory() as tmp, running(cmd, env, Path(tmp) / "api.log", url + "/healthz", 180):
         # every worker process warms up: the kernel spreads new connections over them
@@ -98,7 +98,7 @@ def _load(url: str, questions: list[str], clients: int) -> dict:
 
 def measure_log(searcher, questions: list[str]) -> dict:
     """Search with and without recording each question (interleaved), and record() alone."""
-    from index.querylog import QueryLog
+    from index.firm.querylog import QueryLog
 
     with tempfile.TemporaryDirectory() as tmp:
         qlog = QueryLog.open(Path(tmp) / "log.sqlite")

@@ -15,7 +15,7 @@ Two measurements on one shared Searcher over the shipped index, hybrid, k=5:
    ratio to one caller (target: 4 callers >= 1.5x one).
 
 The bench owns its process, so it sets torch's threads itself
-(`index.model.configure_threads`) and restores the previous count at the end.
+(`index.encoders.model.configure_threads`) and restores the previous count at the end.
 """
 from __future__ import annotations
 
@@ -34,7 +34,6 @@ from bench.stats import rounded, summary
 SPIN = "while True: pass"
 TORCH_THREADS = (1, 2)
 CALLERS = (1, 2, 4, 8)
-BATCH = 8  # the query batcher's largest run, for the batched rows (index.batcher; LAWFAQ_QUERY_BATCH)
 BLOCK = 5  # questions per idle/busy block
 SETTLE_S = 0.05  # after stopping/continuing the spinner, before the next block
 
@@ -147,7 +146,7 @@ def measure(searcher, questions: list[str], warmup: list[str], log, *, rounds: i
             busy_questions: int = 60) -> dict:
     """Both measurements for each torch thread count; torch's threads restored afterwards."""
     from bench.load import LoadMeter
-    from index.model import configure_threads
+    from index.encoders.model import configure_threads
 
     def search(q: str):
         return searcher.search(q, k=5, mode="hybrid")
@@ -156,25 +155,13 @@ def measure(searcher, questions: list[str], warmup: list[str], log, *, rounds: i
 
     def use_threads(n: int) -> None:
         configure_threads(n)  # torch (fp32 encoder)
-        if hasattr(embedder, "set_query_threads"):  # the int8 encoder's own session
+        if embedder is not None:  # the int8 encoder's own session
             embedder.set_query_threads(n)
 
-    def use_batch(n: int) -> None:
-        if hasattr(embedder, "set_query_batch"):
-            embedder.set_query_batch(n)
-
-    # the query batcher (int8 encoder), compared in the same rounds as each question alone
-    previous_batch = getattr(embedder, "query_batch", 0)
-    setups = {"": lambda: use_batch(0)}
-    if hasattr(embedder, "set_query_batch"):
-        setups[" + batcher"] = lambda: use_batch(BATCH)
-        out_batch = BATCH
-    else:
-        out_batch = None
+    setups = {"": lambda: None}
     previous = configure_threads(TORCH_THREADS[0])
     out: dict = {"questions": len(questions), "busy_questions": busy_questions, "k": 5, "mode": "hybrid",
-                 "spinner": f'python -c "{SPIN}"', "block": BLOCK, "rounds": rounds, "runs": [],
-                 "batch": out_batch}
+                 "spinner": f'python -c "{SPIN}"', "block": BLOCK, "rounds": rounds, "runs": []}
     try:
         with spinner() as proc:
             for threads in TORCH_THREADS:
@@ -196,11 +183,9 @@ def measure(searcher, questions: list[str], warmup: list[str], log, *, rounds: i
                         f"{r['callers']} caller(s) {r['per_s_median']:.1f}/s ({r['vs_one_caller']:.2f}x, "
                         f"p95 {r['p95_ms']:.1f} ms)" for r in table))
                 out["runs"].append({"torch_threads": threads, "busy_machine": busy, "callers": tables[""],
-                                    "callers_batched": tables.get(" + batcher"),
                                     "load": {"busy_machine": meter.result, "callers": meter2.result}})
     finally:
         use_threads(previous)
-        use_batch(previous_batch)
     out["encoder"] = getattr(embedder, "name", None)
     return out
 

@@ -62,7 +62,7 @@ def shipped_questions() -> tuple[list[str], str]:
 
 
 def read_questions(path: Path) -> list[str]:
-    from index.evaluate import load_queries
+    from index.search.evaluate import load_queries
 
     return list(load_queries(path).values())
 

@@ -36,7 +36,7 @@ def flops(T: int, layers: int, hidden: int, ffn: int) -> float:
 
 def shipped_passages() -> list[str]:
     """Every passage of the shipped corpus exactly as the build embeds it (title + text)."""
-    from index.build import embed_text
+    from index.build.pipeline import embed_text
     from ingest.chunk import chunk_article
     from ingest.load import load
 
@@ -44,7 +44,7 @@ def shipped_passages() -> list[str]:
 
 
 def measure(embedder, n: int, matmul: dict, seed: int = 0) -> dict:
-    from index.build import EMBED_BATCH
+    from index.build.pipeline import EMBED_BATCH
 
     pool = shipped_passages()
     rng = random.Random(seed)

@@ -13,11 +13,12 @@ MODES = ("hybrid", "dense")
 
 
 def measure(name: str, sources: list[str], int8_dir: Path, fp32_dir: Path, eval_set, log) -> dict:
-    from index.build import BuildOptions, build_index
-    from index.evaluate import evaluate
-    from index.model import Embedder, int8_embedder
-    from index.searcher import Searcher
-    from index.tokenize import default_tokenizer
+    from index.build.pipeline import BuildOptions, build_index
+    from index.encoders.int8 import int8_embedder
+    from index.encoders.model import Embedder
+    from index.search.evaluate import evaluate
+    from index.search.searcher import Searcher
+    from index.text.tokenize import default_tokenizer
 
     fp32 = Embedder()
     encoders = {"int8": int8_embedder(fp32), "fp32": fp32}
@@ -33,7 +34,7 @@ def measure(name: str, sources: list[str], int8_dir: Path, fp32_dir: Path, eval_
         res = evaluate(searcher, eval_set, modes=MODES)
         out["encoders"][label] = {m: {k: res[m][k] for k in ("recall@5", "recall@10", "recall@100", "mrr@10")}
                                   for m in MODES}
-        searcher._version.close()
+        searcher.close()
     out["difference"] = {m: {k: out["encoders"]["int8"][m][k] - out["encoders"]["fp32"][m][k]
                              for k in ("recall@10", "mrr@10")} for m in MODES}
     log(f"encoder quality: {name}: hybrid R@10 int8 {out['encoders']['int8']['hybrid']['recall@10']:.3f} vs "

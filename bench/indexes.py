@@ -18,7 +18,7 @@ STARD_INDEX = ROOT / "var" / "stard" / "idx"
 
 def ensure_index(sources: list[str], index_dir: Path) -> dict:
     """Build or update `index_dir`; returns the build report (status, stage seconds)."""
-    from index.build import BuildOptions, build_index
+    from index.build.pipeline import BuildOptions, build_index
 
     report = build_index(sources, index_dir, BuildOptions(progress=False))
     if report.exit_code != 0:
@@ -44,7 +44,7 @@ def dir_bytes(path: Path) -> int:
 
 def version_footprint(index_dir: Path) -> dict:
     """On-disk bytes of the serving version, file by file, and of the shared embedding cache."""
-    from index.layout import IndexDir, read_manifest
+    from index.storage.layout import IndexDir, read_manifest
 
     layout = IndexDir(Path(index_dir))
     vdir = layout.current()
@@ -67,7 +67,7 @@ def passage_text_bytes(index_dir: Path) -> dict:
     """UTF-8 bytes of the passage texts themselves (the 'raw data' baseline for bytes/passage)."""
     import sqlite3
 
-    from index.layout import IndexDir
+    from index.storage.layout import IndexDir
 
     vdir = IndexDir(Path(index_dir)).current()
     db = sqlite3.connect(f"file:{vdir / 'meta.sqlite'}?mode=ro", uri=True)

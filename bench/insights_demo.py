@@ -6,7 +6,7 @@ The questions are the shipped relevance set's (eval/queries.jsonl) and its
 no-answer probes (eval/noanswer.jsonl, asked several times in paraphrase-free
 repetition, as unanswered topics recur), spread over 14 days, each really
 searched; a few results are opened and rated. The report is rendered by
-`index.insights` and photographed with headless Chromium.
+`index.firm.insights` and photographed with headless Chromium.
 """
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from index.insights import write_report
-from index.querylog import QueryLog
-from index.searcher import Searcher
+from index.firm.insights import write_report
+from index.firm.querylog import QueryLog
+from index.search.searcher import Searcher
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"

@@ -3,7 +3,7 @@
 For each corpus the FAISS index the bench already measures is mirrored into a
 Milvus-backed index (milvus-lite file beside it, vectors from the same
 embedding cache, so nothing is re-embedded), then both Searchers answer the
-same questions, interleaved: quality is scored by `index.evaluate` (the page's
+same questions, interleaved: quality is scored by `index.search.evaluate` (the page's
 order), latency is hybrid `search(k=5)` wall time. It also records what the
 sizing table in the README is worked out from: the Milvus data's bytes on
 disk and the serving process's RSS growth per passage.
@@ -34,7 +34,7 @@ def _rss_mib() -> float:
 
 def mirror(faiss_index: Path, sources: list[str], out: Path) -> dict:
     """Build/update a Milvus-backed copy of `faiss_index` (same sources, same embedding cache)."""
-    from index.build import BuildOptions, build_index
+    from index.build.pipeline import BuildOptions, build_index
 
     out.mkdir(parents=True, exist_ok=True)
     cache = Path(faiss_index) / "embeddings.sqlite"
@@ -65,8 +65,8 @@ def compare(name: str, faiss_index: Path, sources: list[str], queries: Path, qre
             limit: int | None = None, latency_questions: int = 200) -> dict:
     """Quality and latency of both backends on one corpus; the Milvus copy lives in var/bench/milvus/."""
     from index.backends import milvus_conn
-    from index.evaluate import evaluate, load_eval_set
-    from index.searcher import Searcher
+    from index.search.evaluate import evaluate, load_eval_set
+    from index.search.searcher import Searcher
 
     target = MILVUS_DIR / name.replace(" ", "_")
     t = time.perf_counter()

@@ -112,7 +112,7 @@ def _change_markdown(folder: Path, share: float, date: str) -> ChangeSet:
 
 
 def _run(source: Path, index: Path, full: bool, embedder, tokenizer) -> dict:
-    from index.build import BuildOptions, build_index
+    from index.build.pipeline import BuildOptions, build_index
 
     t0 = time.perf_counter()
     report = build_index([str(source)], index, BuildOptions(full=full, progress=False),

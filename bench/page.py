@@ -141,7 +141,8 @@ def measure(index: Path, questions: list[str], warmup: list[str], log) -> dict:
 
 def render(p: dict) -> list[str]:
     """The results.md section."""
-    from bench.report import _f, _table
+    from bench.tables import fmt as _f
+    from bench.tables import table as _table
 
     rows = [[str(r["clients"]), _f(r["per_s"]), _f(r.get("vs_one_client"), 2, "×"), _f(r["wall"]["p50"]),
              _f(r["wall"]["p95"]), _f(r["wall"]["p99"]), _f(r.get("server_cores"), 2), str(r["errors"])]

@@ -58,7 +58,7 @@ def cmd_children(cmd: list[str]) -> dict:
 
 def cmd_serve(index: str, questions: list[str], mode: str) -> dict:
     from bench.rss import current_rss
-    from index.searcher import Searcher
+    from index.search.searcher import Searcher
 
     t = time.perf_counter()
     s = Searcher.open(index)
@@ -78,7 +78,7 @@ def cmd_serve(index: str, questions: list[str], mode: str) -> dict:
 
 def cmd_model(questions: list[str]) -> dict:
     from bench.rss import current_rss
-    from index.model import default_embedder
+    from index.encoders.factory import default_embedder
 
     emb = default_embedder()
     for q in questions:

@@ -1,4 +1,4 @@
-"""Retrieval quality: index.evaluate.evaluate per mode, the plain jieba BM25 baseline, recall@k curves.
+"""Retrieval quality: index.search.evaluate.evaluate per mode, the plain jieba BM25 baseline, recall@k curves.
 
 The Searcher is wrapped so the same pass that `evaluate` makes also records
 each ranking; the recall@k curves (k = 1..100) come from those rankings, and
@@ -45,7 +45,7 @@ def recall_curve(run: dict[str, list[str]], qrels: dict[str, dict[str, int]], ks
 
 
 def evaluate_set(name: str, searcher, eval_set, baseline, modes=("hybrid", "bm25", "dense"), log=print) -> dict:
-    from index.evaluate import evaluate, score_runs
+    from index.search.evaluate import evaluate, score_runs
 
     rec = RecordingSearcher(searcher)
     t = time.perf_counter()

@@ -2,26 +2,9 @@
 from __future__ import annotations
 
 from bench.rss import mib
-
-
-def _f(v, digits: int = 1, suffix: str = "") -> str:
-    if v is None:
-        return "–"
-    if isinstance(v, int) and not isinstance(v, bool):
-        return f"{v:,}{suffix}"
-    return f"{v:,.{digits}f}{suffix}"
-
-
-def _ratio(a, b, digits: int = 1) -> str:
-    if a is None or b in (None, 0):
-        return "–"
-    return f"{a / b:.{digits}f}×"
-
-
-def _table(head: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
-    return "\n".join(lines)
+from bench.tables import fmt as _f
+from bench.tables import ratio as _ratio
+from bench.tables import table as _table
 
 
 def _machine(m: dict) -> str:
@@ -198,7 +181,7 @@ def _api(api: dict, qlog: dict | None) -> list[str]:
              str(r["errors"])]
             for w, runs in servers.items() for r in runs]
     out = ["## JSON API under concurrent clients", "",
-           f"`python -m index.api_server index.api:create_app` (uvicorn) on 127.0.0.1 with one worker process, then two (`--workers 2`, "
+           f"`python -m index.serving.server index.serving.api:create_app` (uvicorn) on 127.0.0.1 with one worker process, then two (`--workers 2`, "
            f"as `make api` runs it here), shipped index, {api['questions']} questions split across the "
            "clients, keep-alive connections, `k=5`. Wall time per request in ms; throughput against one "
            "client of the same server and against one client of the one-worker server, same run. Within a "
@@ -229,14 +212,12 @@ def _busy(b: dict) -> list[str]:
     caller_rows = [[str(r["torch_threads"]) + label, *[cell(c) for c in table],
                     str(sum(c["errors"] for c in table)),
                     _f(r.get("load", {}).get("callers", {}).get("other_processes_cores"), 2)]
-                   for r in b["runs"] for label, table in (("", r["callers"]),
-                                                           (f" + batcher (≤{b.get('batch')})", r.get("callers_batched")))
-                   if table]
+                   for r in b["runs"] for label, table in (("", r["callers"]),) if table]
     levels = [f"{c['callers']} caller{'s' if c['callers'] > 1 else ''}" for c in b["runs"][0]["callers"]]
     return [
         "## A busy machine and callers sharing one Searcher", "",
         f"Shipped index, `Searcher.search(q, k={b['k']}, mode=\"{b['mode']}\")`, torch threads set by the bench "
-        "(`index.model.configure_threads`; serving uses `LAWFAQ_TORCH_THREADS`, default 1).", "",
+        "(`index.encoders.model.configure_threads`; serving uses `LAWFAQ_TORCH_THREADS`, default 1).", "",
         f"**Another process holding one core** (`{b['spinner']}`, stopped and continued in alternating blocks of "
         f"{b['block']} questions, so idle and busy share the rest of the machine's load). Wall ms per question:", "",
         _table(["torch threads", "questions", "idle p50", "idle p95", "busy p50", "busy p95", "busy/idle p50",
@@ -248,9 +229,6 @@ def _busy(b: dict) -> list[str]:
         f"threads, median over {b['rounds']} rounds with the order rotating; searches per second and the ratio "
         "to one caller, and each search's wall time over all rounds:", "",
         _table(["torch threads", *levels, "errors", "other load"], caller_rows), "",
-        *([f"*+ batcher*: questions that overlap are encoded together, up to {b['batch']} per run "
-           "(`LAWFAQ_QUERY_BATCH`, off by default: a question's int8 vector then depends on the questions batched "
-           "with it), measured in the same rounds as the row above it.", ""] if b.get("batch") else []),
     ]
 
 

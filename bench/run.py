@@ -21,9 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bench import ROOT
-
-SECTIONS = ("latency", "api", "busy", "page", "embedding", "scale", "memory", "quality", "int8_quality", "training",
-            "milvus", "nightly")
+from bench.sections import SECTIONS, Context
 
 
 @dataclass
@@ -58,7 +56,7 @@ class _Log:
 
 
 def run_bench(mode: str = "quick", out: Path | str | None = None, *, shipped_index: Path | None = None,
-              stard_dir: Path | None = None, sections=SECTIONS, log=None) -> dict:
+              stard_dir: Path | None = None, sections=tuple(SECTIONS), log=None) -> dict:
     """Run the chosen sections, write the output files into `out`, return the results dict.
 
     `shipped_index`: an already built index of corpus/ to measure (the test
@@ -102,7 +100,7 @@ def run_bench(mode: str = "quick", out: Path | str | None = None, *, shipped_ind
                                   "vectors and the real-vector check run only with --full")
 
     # ---- indexes ------------------------------------------------------------
-    from index.searcher import Searcher
+    from index.search.searcher import Searcher
 
     with section("indexes"):
         if shipped_index is not None:
@@ -142,199 +140,17 @@ def run_bench(mode: str = "quick", out: Path | str | None = None, *, shipped_ind
     if why:
         results["skipped"].append(why)
         log(why)
-    mix = data.question_mix(plan.questions, plan.warmup, shipped_q, stard_q)
-
-    # ---- 1. latency -----------------------------------------------------------
-    if "latency" in sections:
-        from bench import latency
-
-        with section("latency"):
-            lat = {"questions": {"n": len(mix.measured), "warmup": len(mix.warmup), "sources": mix.sources,
-                                 "distinct": mix.distinct, "note": mix.note, "k": 5}, "corpora": []}
-            for name, _path, _ in corpora:
-                log(f"latency: {name}, {len(mix.measured)} questions x (3 modes + baseline), interleaved")
-                m = latency.measure(searchers[name], baselines.get(name), mix.measured, mix.warmup)
-                info = results["indexes"][name]
-                lat["corpora"].append({"name": name, "index": info["path"], "passages": info["passages"],
-                                       "articles": info["articles"], "questions": len(mix.measured),
-                                       "modes": m["modes"], "baseline": m["baseline"]})
-                log("  " + ", ".join(f"{k} p50 {v['wall']['p50']:.1f}/p95 {v['wall']['p95']:.1f} ms"
-                                     for k, v in m["modes"].items())
-                    + (f"; baseline p50 {m['baseline']['wall']['p50']:.1f} ms" if m["baseline"] else ""))
-            results["latency"] = lat
-
-    # ---- 1b. the JSON API under concurrent clients, and the question log's cost ---
-    if "api" in sections:
-        from bench import api
-
-        with section("api"):
-            qs = mix.measured[: plan.serve_queries]
-            results["api"] = api.measure_api(shipped_dir, qs, mix.warmup, log)
-            results["query_log"] = api.measure_log(searchers["shipped corpus"], qs)
-            ql = results["query_log"]
-            log(f"question log: record() p50 {ql['record_call']['p50'] * 1000:.0f} µs; search p50 "
-                f"{ql['plain']['p50']:.1f} ms without, {ql['logged']['p50']:.1f} ms with the log")
-
-    # ---- 1c. a busy machine, and callers sharing one Searcher -------------------
-    if "busy" in sections:
-        from bench import busy
-
-        with section("busy"):
-            results["busy"] = busy.measure(searchers["shipped corpus"], mix.measured[: plan.busy_queries],
-                                           mix.warmup[:5], log, rounds=plan.busy_rounds,
-                                           busy_questions=plan.busy_queries)
-
-    # ---- 1d. the page under concurrent visitors (full runs; needs Chromium) -------
-    if "page" in sections:
-        from bench import page
-
-        why = page.available() if plan.mode == "full" else "page: concurrent visitors on the page run with --full"
-        if why:
-            results["skipped"].append(why)
-        else:
-            with section("page"):
-                own = set(shipped_q)  # the page serves the shipped index: its own questions
-                page_qs = [q for q in mix.measured + mix.warmup if q in own] or mix.measured
-                results["page"] = page.measure(shipped_dir, page_qs[: plan.serve_queries], page_qs[-2:], log)
-
-    # ---- 2. embedding throughput (+ the matmul baseline) ----------------------
-    if "embedding" in sections:
-        from bench import embedding
-
-        with section("embedding"):
-            results["matmul"] = machine.matmul_gflops()
-            log(f"matmul baseline: {results['matmul']['gflops']:.1f} GFLOP/s")
-            emb = embedding.measure(searchers["shipped corpus"].embedder, plan.embed_passages, results["matmul"])
-            results["embedding"] = emb
-            log(f"embedding: {emb['passages_per_s']:.1f} passages/s, {emb['mean_tokens']:.0f} tokens/passage, "
-                f"{emb['achieved_gflops_useful']:.1f} GFLOP/s = {emb['roofline_fraction_useful']:.2f} of matmul")
-            from bench import encoders
-
-            if stard is not None:  # statutes and lay questions: the anchors' own measurement set
-                texts = [a["body"] for a in data.stard_articles(stard)[: plan.embed_passages]]
-                qs = stard_q[:100]
-            else:
-                texts, qs = embedding.shipped_passages()[: plan.embed_passages], (mix.measured + mix.warmup)[:100]
-            results["encoders"] = encoders.compare(texts, qs, log)
-
-    # ---- 3. scale ---------------------------------------------------------------
-    if "scale" in sections:
-        from bench import scale
-
-        with section("scale"):
-            log(f"scale: exact vs HNSW at {', '.join(f'{n:,}' for n in plan.scale_sizes)} synthetic vectors")
-            results["scale"] = {"synthetic": scale.synthetic(list(plan.scale_sizes), plan.scale_queries, log)}
-            if use_stard_index:
-                log("scale: exact vs HNSW on the real STARD passage vectors")
-                results["scale"]["real"] = scale.real_vectors(corpora[1][1], searchers["STARD statutes"],
-                                                              stard_q[: plan.scale_queries], log)
-
-    # ---- 4. memory ---------------------------------------------------------------
-    if "memory" in sections:
-        from bench import memory
-
-        with section("memory"):
-            serve_qs = (mix.measured + mix.warmup)[: plan.serve_queries]
-            mem: dict = {"model_only": memory.model_peak(serve_qs, plan.serve_queries)}
-            log(f"memory: model-only process peak {mem['model_only']['peak_rss_bytes'] / 2**20:.0f} MiB, "
-                f"steady {mem['model_only']['rss_end_bytes'] / 2**20:.0f} MiB")
-            warm = None if plan.cold_build else shipped_dir / "embeddings.sqlite"
-            mem["build"] = memory.build_peak(warm)
-            log(f"memory: build peak {mem['build']['peak_rss_bytes'] / 2**20:.0f} MiB ({mem['build']['cache']})")
-            mem["indexes"] = []
-            for name, path, _ in corpora:
-                ix = memory.index_memory(name, path, serve_qs, mem["model_only"], plan.serve_queries)
-                mem["indexes"].append(ix)
-                log(f"memory: serving {name} peak {ix['serve']['peak_rss_bytes'] / 2**20:.0f} MiB, steady "
-                    f"{ix['serve']['rss_end_bytes'] / 2**20:.0f} MiB, {ix['disk']['bytes_per_passage']:.0f} B/passage on disk")
-            results["memory"] = mem
-
-    # ---- 5. quality ---------------------------------------------------------------
-    if "quality" in sections:
-        from bench import quality
-        from index.evaluate import load_eval_set
-
-        with section("quality"):
-            q: dict = {"sets": [], "notes": []}
-            files = data.shipped_eval_files()
-            es = None
-            if files:
-                try:
-                    es = load_eval_set(*files)
-                except (OSError, ValueError) as exc:
-                    q["notes"].append(f"shipped relevance set unreadable ({exc}): skipped")
-            else:
-                q["notes"].append("shipped relevance set (eval/queries.jsonl + eval/qrels.tsv) not found: skipped")
-            if es is not None and es.queries:
-                q["sets"].append(quality.evaluate_set("shipped set", searchers["shipped corpus"], es,
-                                                      baselines["shipped corpus"], log=log))
-            if use_stard_index:
-                es = load_eval_set(stard.queries, stard.qrels)
-                q["sets"].append(quality.evaluate_set("STARD train", searchers["STARD statutes"], es,
-                                                      baselines["STARD statutes"], log=log))
-                q["notes"].append("STARD README, for scale: a plain jieba BM25 reaches Recall@10 ≈ 0.40 and "
-                                  "MRR@10 ≈ 0.33 on held-out questions of the same kind.")
-            for s in q["sets"]:
-                log(f"quality {s['set']}: " + ", ".join(f"{m} R@10 {v['recall@10']:.3f}" for m, v in s["modes"].items())
-                    + f"; baseline R@10 {s['baseline']['recall@10']:.3f}")
-            results["quality"] = q
-
-    # ---- 5b. int8 vs fp32: the same corpora indexed with both encoders ----------
-    if "int8_quality" in sections:
-        from bench import SHIPPED_CORPUS, encoder_quality
-        from index.evaluate import load_eval_set
-
-        with section("int8_quality"):
-            sets = []
-            files = data.shipped_eval_files()
-            if files:
-                sets.append(encoder_quality.measure("shipped set", [str(SHIPPED_CORPUS)], shipped_dir,
-                                                    ROOT / "var" / "bench" / "shipped-fp32", load_eval_set(*files), log))
-            if use_stard_index:
-                sets.append(encoder_quality.measure("STARD train", [str(stard.corpus)], corpora[1][1],
-                                                    ROOT / "var" / "bench" / "stard-fp32",
-                                                    load_eval_set(stard.queries, stard.qrels), log))
-            results["int8_quality"] = sets
-
-    # ---- 5b'. trained query towers vs the base model (full runs: training takes ~35 min on STARD) ----
-    if "training" in sections:
-        if plan.mode != "full":
-            results["skipped"].append("training: the query towers are trained and compared with --full only")
-        else:
-            with section("training"):
-                results["training"] = _training(shipped_dir, stard if use_stard_index else None,
-                                                corpora, mix, log)
-
-    # ---- 5c. the same Searcher on Milvus (full runs; needs requirements-milvus.txt) ----
-    if "milvus" in sections:
-        import importlib.util
-
-        if plan.mode != "full" or importlib.util.find_spec("pymilvus") is None:
-            results["skipped"].append("milvus: FAISS vs Milvus runs with --full and the Milvus extra installed")
-        else:
-            from bench import milvus
-
-            with section("milvus"):
-                stard_idx = next((p for n, p, _ in corpora if n == "STARD statutes"), None)
-                results["milvus"] = milvus.measure(shipped_dir, stard, stard_idx, log)
-
-    # ---- 6. the nightly job: full vs no-change vs 1% change ---------------------
-    if "nightly" in sections:
-        from bench import SHIPPED_CORPUS, nightly
-
-        with section("nightly"):
-            shipped = searchers["shipped corpus"]
-            runs = [("shipped corpus", SHIPPED_CORPUS)]
-            if use_stard_index:
-                runs.append(("STARD statutes", stard.corpus))
-            results["nightly"] = {"runs": [
-                nightly.measure(name, src, ROOT / "var" / "bench" / "nightly", embedder=shipped.embedder,
-                                tokenizer=shipped.tokenizer, log=log)
-                for name, src in runs]}
+    context = Context(plan=plan, results=results, log=log, searchers=searchers, corpora=corpora, baselines=baselines,
+                      mix=data.question_mix(plan.questions, plan.warmup, shipped_q, stard_q), stard=stard,
+                      use_stard_index=use_stard_index, shipped_dir=shipped_dir, shipped_q=shipped_q,
+                      stard_q=stard_q, meter=section)
+    for name, run_section in SECTIONS.items():
+        if name in sections:
+            run_section(context)
 
     for s in searchers.values():
         with contextlib.suppress(Exception):
-            s._version.close()
+            s.close()
     results["bench"]["seconds_total"] = round(time.perf_counter() - started, 1)
     write_outputs(results, out)
     log(f"done in {results['bench']['seconds_total'] / 60:.1f} min: {out / 'results.md'}")
@@ -350,27 +166,6 @@ def write_outputs(results: dict, out: Path) -> None:
         plots.recall_png(results["quality"], out / "recall_at_k.png")
     (out / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     (out / "results.md").write_text(report.render(results), encoding="utf-8")
-
-
-def _training(shipped_dir: Path, stard, corpora, mix, log) -> dict:
-    """Train the towers (STARD with 5-fold CV), then base vs towers on both sets, with latency."""
-    from bench import data, training
-    from index.evaluate import load_eval_set
-    from index.model import base_embedder
-    from index.searcher import Searcher
-
-    stard_idx = next((p for n, p, _ in corpora if n == "STARD statutes"), None)
-    stard_searcher = Searcher.open(stard_idx, embedder=base_embedder()) if stard is not None else None
-    towers = training.train_towers(stard_searcher, stard, Searcher.open(shipped_dir, embedder=base_embedder()), log)
-    folders = {f"tower {name}": Path(t["model"]["path"]) for name, t in towers.items()}
-    out: dict = {"towers": towers, "compare": {}}
-    files = data.shipped_eval_files()
-    if files:
-        log("training: shipped relevance set, base vs towers")
-        out["compare"]["shipped relevance set (never trained on)"] = training.compare(
-            shipped_dir, load_eval_set(*files), folders, mix.measured[:200], log,
-            noanswer=data.read_questions(ROOT / "eval" / "noanswer.jsonl"))
-    return out
 
 
 def _rel(p: Path) -> str:
@@ -389,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stard", type=Path, help="STARD data folder (default ../shared/data/stard beside the checkout)")
     p.add_argument("--only", help=f"comma-separated subset of: {','.join(SECTIONS)}")
     args = p.parse_args(argv)
-    sections = tuple(s for s in (args.only.split(",") if args.only else SECTIONS) if s)
+    sections = tuple(s for s in (args.only.split(",") if args.only else tuple(SECTIONS)) if s)
     unknown = [s for s in sections if s not in SECTIONS]
     if unknown:
         p.error(f"unknown section(s) {unknown}; choose from {SECTIONS}")

@@ -4,7 +4,7 @@ Data: 1000 gaussian centres on the unit sphere, each point = centre +
 gaussian noise, normalised (cosine within a cluster ~0.75, across ~0), so
 neighbourhoods have structure instead of uniform noise. Queries are data
 points perturbed by smaller noise and renormalised. Both indexes are built
-with the project's own `index.dense.build_dense` (a low `approx_threshold`
+with the project's own `index.storage.dense.build_dense` (a low `approx_threshold`
 gives HNSW, M=32, efSearch=128, as shipped).
 Optionally (full mode) the same comparison on the real STARD passage
 vectors with real question embeddings.
@@ -68,7 +68,7 @@ def compare(x: np.ndarray, queries: np.ndarray, label: str, log=print) -> list[d
     """Build exact then HNSW over `x`; time, size and recall@10 of each (exact = 1.0 by definition)."""
     import faiss
 
-    from index.dense import HNSW_EF_CONSTRUCTION, HNSW_M, build_dense, kind
+    from index.storage.dense import HNSW_EF_CONSTRUCTION, HNSW_M, build_dense, kind
 
     n = len(x)
     rows = []
@@ -121,8 +121,8 @@ def synthetic(sizes: list[int], n_queries: int = 200, log=print) -> dict:
 
 def real_vectors(index_dir, searcher, questions: list[str], log=print) -> dict:
     """The same comparison on the real passage vectors of a built index, with real question vectors."""
-    from index.dense import load_dense
-    from index.layout import IndexDir
+    from index.storage.dense import load_dense
+    from index.storage.layout import IndexDir
 
     dense = load_dense(IndexDir(index_dir).current() / "dense.faiss")
     x = np.ascontiguousarray(dense.reconstruct_n(0, dense.ntotal), dtype=np.float32)

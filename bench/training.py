@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from bench.stats import summary
-from index.evaluate import evaluate
+from index.search.evaluate import evaluate
 
 TOWERS = Path(__file__).resolve().parent.parent / "var" / "bench" / "towers"
 
@@ -38,7 +38,7 @@ def _latency(searchers: dict[str, object], questions: list[str], warmup: int = 1
 
 def train_towers(stard_searcher, stard, shipped_searcher, log, folds: int = 5) -> dict:
     """Train (and cross-validate) the STARD tower and the shipped corpus's mined-only tower."""
-    from index.evaluate import load_qrels, load_queries
+    from index.search.evaluate import load_qrels, load_queries
     from index.training.run import train
 
     out: dict = {}
@@ -64,23 +64,17 @@ def _weak_rates(searcher, eval_set, noanswer: list[str]) -> dict[str, float]:
 
 
 def compare(index_dir: Path, eval_set, towers: dict[str, Path], latency_questions: list[str], log,
-            modes=("hybrid", "dense"), noanswer: list[str] | None = None, reranker: Path | None = None) -> dict:
-    """Quality (evaluate) and latency of the base model and each tower on one index (and, with a
-    `reranker`, of the last of them once more behind it)."""
-    from index.model import base_embedder, tuned_embedder
-    from index.rerank import Reranker
-    from index.searcher import ModelMismatch, Searcher
+            modes=("hybrid", "dense"), noanswer: list[str] | None = None) -> dict:
+    """Quality (evaluate) and latency of the base model and each tower on one index."""
+    from index.encoders.factory import base_embedder, tuned_embedder
+    from index.search.searcher import ModelMismatch, Searcher
 
-    searchers = {"base model": Searcher.open(index_dir, embedder=base_embedder(), reranker=False)}
+    searchers = {"base model": Searcher.open(index_dir, embedder=base_embedder())}
     for label, folder in towers.items():
         try:
-            searchers[label] = Searcher.open(index_dir, embedder=tuned_embedder(str(folder)), reranker=False)
+            searchers[label] = Searcher.open(index_dir, embedder=tuned_embedder(str(folder)))
         except (ModelMismatch, RuntimeError) as exc:
             log(f"  {label}: not comparable on {index_dir} ({exc})")
-    if reranker is not None:
-        label, last = list(searchers.items())[-1]
-        searchers[f"{label} + reranker {reranker.name}"] = Searcher.open(index_dir, embedder=last.embedder,
-                                                                         reranker=Reranker(reranker))
     quality = {}
     for label, s in searchers.items():
         quality[label] = evaluate(s, eval_set, modes=modes)
@@ -138,8 +132,8 @@ def _int8_agreement(tower: Path, questions: list[str]) -> dict:
     """Cross-validation scores the fp32 tower; serving runs its int8 export: how close are they?"""
     import numpy as np
 
-    from index.int8 import EXPORT_VERSION
-    from index.model import Embedder, int8_embedder
+    from index.encoders.int8 import EXPORT_VERSION, int8_embedder
+    from index.encoders.model import Embedder
 
     fp32 = Embedder(tower)
     int8 = int8_embedder(fp32, tower / f".int8-{EXPORT_VERSION}")  # the folder the served tower uses
@@ -148,14 +142,13 @@ def _int8_agreement(tower: Path, questions: list[str]) -> dict:
     return {"questions": len(questions), "median_cosine": float(np.median(cos)), "min_cosine": float(cos.min())}
 
 
-def measure_existing(tower: Path, shipped_dir: Path, stard_idx: Path | None, log,
-                     reranker: Path | None = None) -> dict:
+def measure_existing(tower: Path, shipped_dir: Path, stard_idx: Path | None, log) -> dict:
     """Base vs an already trained tower (its record holds the cross-validation): quality and latency."""
     import json
 
     from bench import data
-    from index.evaluate import load_eval_set
-    from index.training.artifact import read_record
+    from index.encoders.records import read_record
+    from index.search.evaluate import load_eval_set
 
     record = read_record(tower)
     out: dict = {"towers": {tower.name: {"model": {"path": str(tower), "name": record["name"]},
@@ -169,23 +162,17 @@ def measure_existing(tower: Path, shipped_dir: Path, stard_idx: Path | None, log
         log("shipped relevance set: base vs tower")
         out["compare"]["shipped relevance set (never trained on)"] = compare(
             shipped_dir, load_eval_set(*files), {f"tower {tower.name}": tower}, shipped_q[:210], log,
-            noanswer=data.read_questions(Path(__file__).resolve().parent.parent / "eval" / "noanswer.jsonl"),
-            reranker=reranker)
+            noanswer=data.read_questions(Path(__file__).resolve().parent.parent / "eval" / "noanswer.jsonl"))
     stard, _ = data.find_stard()
     if stard is not None and stard_idx is not None:
         log("STARD: latency of base vs tower (its quality is the cross-validation above)")
-        from index.model import base_embedder, tuned_embedder
-        from index.searcher import Searcher
+        from index.encoders.factory import base_embedder, tuned_embedder
+        from index.search.searcher import Searcher
 
         questions = data.read_questions(stard.queries)[:410]
         tuned = tuned_embedder(str(tower))
-        searchers = {"base model": Searcher.open(stard_idx, embedder=base_embedder(), reranker=False),
-                     f"tower {tower.name}": Searcher.open(stard_idx, embedder=tuned, reranker=False)}
-        if reranker is not None:
-            from index.rerank import Reranker
-
-            searchers[f"tower {tower.name} + reranker {reranker.name}"] = Searcher.open(
-                stard_idx, embedder=tuned, reranker=Reranker(reranker))
+        searchers = {"base model": Searcher.open(stard_idx, embedder=base_embedder()),
+                     f"tower {tower.name}": Searcher.open(stard_idx, embedder=tuned)}
         out["stard_latency"] = _latency(searchers, questions)
         out["int8_vs_fp32_tower"] = _int8_agreement(tower, questions[:200])
     log(json.dumps(out.get("stard_latency", {}), indent=1)[:400])
@@ -203,12 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.training", description=main.__doc__)
     parser.add_argument("--tower", required=True, help="a tower folder from `python -m index train`")
     parser.add_argument("--out", default="docs/bench", help="folder for training.json and training.md")
-    parser.add_argument("--reranker", help="also measure this cross-encoder (from `index train-reranker`) "
-                                           "behind the tower")
     args = parser.parse_args(argv)
     log = lambda m: print(f"[bench.training] {m}", file=sys.stderr, flush=True)  # noqa: E731
-    result = measure_existing(Path(args.tower), SHIPPED_INDEX, STARD_INDEX if STARD_INDEX.exists() else None, log,
-                              Path(args.reranker) if args.reranker else None)
+    result = measure_existing(Path(args.tower), SHIPPED_INDEX, STARD_INDEX if STARD_INDEX.exists() else None, log)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "training.json").write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")

@@ -14,11 +14,11 @@ import logging
 import sys
 from pathlib import Path
 
-from index.settings import SettingsError, settings
+from index.settings import BACKENDS, SettingsError, settings
 from ingest.cli import setup_logging, source_options, verbose_parent
 
 EPILOG = "exit codes (build): 0 published or nothing to do, 1 failed (nothing changed), 2 refused by a guard, 3 locked"
-MODES = ("hybrid", "bm25", "dense")  # = index.query.MODES, kept here so `--help` imports nothing heavy
+MODES = ("hybrid", "bm25", "dense")  # = index.search.request.MODES, kept here so `--help` imports nothing heavy
 
 
 def _default_max_bytes() -> int:
@@ -32,7 +32,7 @@ def _default_backend() -> str:
     try:
         return settings().backend  # LAWFAQ_BACKEND
     except SettingsError:
-        return "faiss"
+        return BACKENDS[0]
 
 
 def _default_index() -> str:
@@ -45,24 +45,23 @@ def _default_index() -> str:
 def _open(index: str, serving: bool = True):
     """The Searcher for a query command; `serving` ones (search, eval) answer questions one at a
     time like the page, so they take the same torch threads (LAWFAQ_TORCH_THREADS)."""
-    from index.layout import IndexNotFound
-    from index.model import configure_threads
-    from index.rerank import RerankerUnavailable
-    from index.searcher import ModelMismatch, Searcher
+    from index.encoders.model import configure_threads
+    from index.search.searcher import ModelMismatch, Searcher
+    from index.storage.layout import IndexNotFound
 
     try:
         config = settings()
         if serving:
             configure_threads(config.torch_threads)
         return Searcher.open(index, base_url=config.public_url)
-    except (IndexNotFound, ModelMismatch, SettingsError, RerankerUnavailable) as exc:
+    except (IndexNotFound, ModelMismatch, SettingsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
 
 
 def _iso_date(text: str) -> str:
     """A --date-from/--date-to value, checked as `Searcher.search` checks it (YYYY-MM-DD)."""
-    from index.query import InvalidQuery, parse_date
+    from index.search.request import InvalidQuery, parse_date
 
     try:
         date = parse_date("date", text)
@@ -75,7 +74,7 @@ def _iso_date(text: str) -> str:
 
 def cmd_build(args: argparse.Namespace) -> int:
     """Build or update the index (incremental unless --full); see the exit codes below."""
-    from index.build import BuildOptions, build_index
+    from index.build.pipeline import BuildOptions, build_index
 
     options = BuildOptions(
         full=args.full, keep=args.keep, max_shrink=args.max_shrink, allow_shrink=args.allow_shrink,
@@ -98,7 +97,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def cmd_rollback(args: argparse.Namespace) -> int:
     """Serve the version before the current one again (exit 1: none kept, 3: a build is running)."""
-    from index.layout import IndexDir, IndexLocked, NothingToRollBack
+    from index.storage.layout import IndexDir, IndexLocked, NothingToRollBack
 
     layout = IndexDir(Path(args.index))
     try:
@@ -109,7 +108,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         print(str(exc), file=sys.stderr)
         return 3 if isinstance(exc, IndexLocked) else 1
     if layout.current_name():
-        from index.backends.milvus_build import follow_rollback
+        from index.backends.milvus_writer import follow_rollback
 
         follow_rollback(layout)
     if args.json:
@@ -147,7 +146,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """Article-level Recall@1/5/10/100, MRR@10, nDCG@10 for hybrid, BM25-only and dense-only."""
-    from index.evaluate import evaluate, format_table, load_eval_set
+    from index.search.evaluate import evaluate, format_table, load_eval_set
 
     try:
         eval_set = load_eval_set(Path(args.queries), Path(args.qrels))
@@ -164,7 +163,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         eval_set.queries = {q: eval_set.queries[q] for q in keep}
         eval_set.qrels = {q: eval_set.qrels[q] for q in keep}
     report = {}
-    for label, searcher in _eval_variants(args.index, args.query_model or [], args.reranker or []):
+    for label, searcher in _eval_variants(args.index, args.query_model or []):
         results = evaluate(searcher, eval_set, modes=modes, progress=sys.stderr.isatty())
         report[label] = {"index_version": searcher.version, "results": results}
         if not args.json:
@@ -176,36 +175,25 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _eval_variants(index: str, query_models: list[str], rerankers: list[str] | None = None):
-    """(label, Searcher) pairs: the configured model, then each trained tower (base always first);
-    each of them once more behind every `rerankers` entry."""
-    from index.model import ModelUnavailable, cache_dir, tuned_embedder
-    from index.rerank import Reranker, resolve_reranker
+def _eval_variants(index: str, query_models: list[str]):
+    """(label, Searcher) pairs: the configured model, then each trained tower (base always first)."""
+    from index.encoders.base import ModelUnavailable
+    from index.encoders.factory import tuned_embedder
 
-    try:
-        readers = [(name, Reranker(resolve_reranker(name, cache_dir()))) for name in rerankers or []]
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(1) from None
     first = _open(index)
-    variants = [("configured model" if settings().query_model else "base model", first)]
+    yield ("configured model" if settings().query_model else "base model"), first
     for name in query_models:
         try:
             embedder = tuned_embedder(name)
         except ModelUnavailable as exc:
             print(f"error: {exc}", file=sys.stderr)
             raise SystemExit(1) from None
-        variants.append((f"query tower {name}", type(first).open(index, embedder=embedder, base_url=first.base_url)))
-    for label, searcher in variants:
-        yield label, searcher
-        for name, reader in readers:
-            yield f"{label} + reranker {name}", type(first).open(index, embedder=searcher.embedder,
-                                                                 base_url=first.base_url, reranker=reader)
+        yield f"query tower {name}", type(first).open(index, embedder=embedder, base_url=first.base_url)
 
 
 def _load_labelled(args: argparse.Namespace) -> tuple[dict, dict] | int:
     """--queries/--qrels read, or the exit code after saying what is wrong with them."""
-    from index.evaluate import load_qrels, load_queries
+    from index.search.evaluate import load_qrels, load_queries
 
     if bool(args.queries) != bool(args.qrels):
         print("error: --queries and --qrels go together", file=sys.stderr)
@@ -249,77 +237,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_train_reranker(args: argparse.Namespace) -> int:
-    """Train the cross-encoder reranker: cross-validated on labelled questions, then on all of them."""
-    import datetime as dt
-
-    from index.model import cache_dir
-    from index.training.rerank_run import TowerFolds, cross_validate_reranker, mined_examples, train_and_save
-    from index.training.reranker import RerankConfig
-
-    labelled = _load_labelled(args)
-    if isinstance(labelled, int):
-        return labelled
-    queries, qrels = labelled
-    try:
-        tower = TowerFolds.load(Path(args.tower)) if args.tower else None
-    except (OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    searcher = _open(args.index, serving=False)
-    if hasattr(searcher.embedder, "query_model"):
-        print("error: unset LAWFAQ_QUERY_MODEL: reranker candidates come from the base model", file=sys.stderr)
-        return 2
-    config = RerankConfig(layers=args.layers, epochs=args.epochs, learning_rate=args.learning_rate,
-                          depth=args.depth, seed=args.seed)
-    say = (lambda m: print(m, file=sys.stderr, flush=True)) if not args.json else (lambda m: None)
-    mined = []
-    if not args.no_mine:
-        for path in [args.index, *(args.also_index or [])]:
-            other = searcher if path == args.index else type(searcher).open(path, embedder=searcher.embedder)
-            mined += mined_examples(other, config.depth)
-    say(f"reranker examples: {len(queries)} labelled questions, {len(mined)} titles and headings")
-    result: dict = {}
-    cv = None
-    try:
-        if queries and args.folds > 1:
-            cv = cross_validate_reranker(searcher, Path(searcher.embedder.model_dir), queries, qrels, mined, config,
-                                         args.folds, tower, say)
-            say("cross-validated (mean ± sd over folds):\n" + cv.table())
-            result["cross_validation"] = cv.to_dict()
-        if not args.cv_only:
-            name = args.name or "reranker-" + dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-            out = Path(args.out) if args.out else cache_dir() / "trained"
-            folder, record = train_and_save(searcher, Path(searcher.embedder.model_dir), queries, qrels, mined,
-                                            config, out, name, cv, say)
-            result["model"] = {"path": str(folder), "training": record["training"]}
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    if args.json:
-        print(json.dumps(result, ensure_ascii=False, indent=2))
-    elif "model" in result:
-        print(f"LAWFAQ_RERANKER={result['model']['path']}")
-    return 0
-
-
 def cmd_status(args: argparse.Namespace) -> int:
     """Version, build time, counts, model and categories of the serving index, and the last build."""
-    from index.layout import IndexDir, IndexNotFound, read_manifest
+    from index.storage.layout import IndexDir, IndexNotFound
 
-    layout = IndexDir(Path(args.index))
     try:
-        manifest = read_manifest(layout.current())
+        status = IndexDir(Path(args.index)).describe()
     except IndexNotFound as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    status = {"index": str(layout.root), "version": layout.current_name(), "versions": layout.list_versions(),
-              "build_running": layout.build_running(),
-              **{k: manifest.get(k) for k in ("built_at", "counts", "model", "tokenizer", "dense", "code_version",
-                                               "source_fingerprint", "categories")}}
-    if layout.report.exists():
-        report = json.loads(layout.report.read_text(encoding="utf-8"))
-        status["last_build"] = {k: report.get(k) for k in ("status", "message", "started_at", "seconds")}
     if args.json:
         print(json.dumps(status, ensure_ascii=False, indent=2))
         return 0
@@ -337,7 +263,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_insights(args: argparse.Namespace) -> int:
     """The firm's report from the question log: unanswered questions grouped, top articles, feedback."""
-    from index.insights import write_report
+    from index.firm.insights import write_report
 
     try:
         config = settings()
@@ -366,7 +292,7 @@ def _add_index(p: argparse.ArgumentParser, required: bool = False) -> None:
 
 
 def _labelled_options(p: argparse.ArgumentParser, what: str, default_name: str) -> None:
-    """What `train` and `train-reranker` share: the index, labelled questions, folds, mining, where to save."""
+    """The index, labelled questions, folds, mining and where to save a trained model."""
     _add_index(p)
     p.add_argument("--queries", help='labelled questions, JSONL {"qid","question"} (never the eval set)')
     p.add_argument("--qrels", help="their answers, TSV qid<TAB>article_id[<TAB>grade]")
@@ -397,24 +323,6 @@ def _train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable result")
 
 
-def _train_reranker_options(p: argparse.ArgumentParser) -> None:
-    from index.training.reranker import RerankConfig  # light: no torch at import
-
-    _labelled_options(p, "reranker", "reranker-<time>")
-    p.add_argument("--tower", help="a query tower folder from `index train` (with cross-validation): also "
-                                   "judge the reranker behind it, on its out-of-fold question vectors")
-    defaults = RerankConfig()
-    p.add_argument("--layers", type=int, default=defaults.layers,
-                   help="e5 layers the cross-encoder keeps (default %(default)s; more is slower)")
-    p.add_argument("--epochs", type=int, default=defaults.epochs, help="passes over the questions (default %(default)s)")
-    p.add_argument("--learning-rate", type=float, default=defaults.learning_rate,
-                   help="AdamW learning rate (default %(default)s)")
-    p.add_argument("--depth", type=int, default=defaults.depth,
-                   help="hard negatives come from the first stage's top N passages (default %(default)s)")
-    p.add_argument("--seed", type=int, default=defaults.seed, help="shuffling seed (default %(default)s)")
-    p.add_argument("--json", action="store_true", help="machine-readable result")
-
-
 def make_parser() -> argparse.ArgumentParser:
     parent = verbose_parent()
     parser = argparse.ArgumentParser(prog="python -m index", description=__doc__.splitlines()[0],
@@ -436,7 +344,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-shrink", type=float, default=0.20, help="refuse to lose more than this share of articles")
     p.add_argument("--allow-shrink", action="store_true", help="publish even if many articles disappeared")
     p.add_argument("--no-progress", action="store_true", help="log lines instead of a progress bar")
-    p.add_argument("--backend", choices=("faiss", "milvus"), default=_default_backend(),
+    p.add_argument("--backend", choices=BACKENDS, default=_default_backend(),
                    help="where vectors and BM25 go: faiss (files in the version) or milvus (LAWFAQ_MILVUS_URI); "
                         "default LAWFAQ_BACKEND, else faiss")
     p.add_argument("--executor", choices=("local", "ray"), default="local",
@@ -467,11 +375,8 @@ def make_parser() -> argparse.ArgumentParser:
 
     p.add_argument("--query-model", action="append",
                    help="also score this trained query tower (folder or name; repeatable), beside the base model")
-    p.add_argument("--reranker", action="append",
-                   help="also score every variant behind this cross-encoder (folder or name; repeatable)")
 
     _train_options(command("train", cmd_train))
-    _train_reranker_options(command("train-reranker", cmd_train_reranker))
 
     p = command("insights", cmd_insights)
     _add_index(p)

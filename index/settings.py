@@ -32,11 +32,9 @@ class Settings:
     passage_prompt: str | None = None  # LAWFAQ_PASSAGE_PROMPT: the model's passage instruction
     cache: str = ""  # LAWFAQ_CACHE: where rebuilt models live (default ~/.cache/lawfaq)
     encoder: str = "int8"  # LAWFAQ_ENCODER: int8 (ONNX Runtime, the default) or fp32 (torch)
-    reranker: str = ""  # LAWFAQ_RERANKER: a cross-encoder from `index train-reranker` (folder or name); "" = none
     query_model: str = ""  # LAWFAQ_QUERY_MODEL: a query tower from `index train` (folder or name); "" = the base model
     torch_threads: int = 1  # LAWFAQ_TORCH_THREADS: torch threads of a serving process (page, API, CLI search)
     search_slots: int = 0  # LAWFAQ_SEARCH_SLOTS: searches one process runs at once, the rest wait their turn (0: one per usable core, plus one)
-    query_batch: int = 0  # LAWFAQ_QUERY_BATCH: int8 encoder: encode up to this many overlapping questions in one run (0: off)
     max_bytes: int = DEFAULT_MAX_BYTES  # LAWFAQ_MAX_BYTES: larger files and pages are skipped
     public_url: str = ""  # LAWFAQ_PUBLIC_URL: base of the page, for absolute article links
     query_log: str = ""  # LAWFAQ_QUERY_LOG: SQLite file of the question log ("off" disables it)
@@ -60,9 +58,8 @@ class Settings:
         Why one more than the cores: a search hands its core back several times
         (to ONNX Runtime, FAISS, SQLite) and a slot handed to a sleeping waiter
         takes a wake-up to be used; a third search ready to run fills that gap.
-        Measured on 2 cores (shipped index, 4 callers, 5 interleaved rounds):
-        2 slots 1.52x one caller, 3 slots 1.74-1.81x, 4 slots 1.68-1.75x with a
-        higher p95 at 8 callers.
+        On 2 cores three slots beat two, and a fourth added no throughput and
+        a higher p95 (measured: docs/decisions/serving-concurrency-screens.md).
         """
         if self.search_slots:
             return self.search_slots
@@ -82,6 +79,8 @@ class Settings:
         return Path(self.index) / "query_log.sqlite"
 
 
+ENCODERS = ("int8", "fp32")  # LAWFAQ_ENCODER: how the model runs (index.encoders.factory); the first is the default
+BACKENDS = ("faiss", "milvus")  # LAWFAQ_BACKEND / `build --backend`: where vectors and BM25 live; the first is the default
 ENV_NAMES: dict[str, str] = {f.name: "LAWFAQ_" + f.name.upper() for f in fields(Settings)}
 
 
@@ -104,10 +103,10 @@ def settings(environ: dict[str, str] | None = None) -> Settings:
             values[f.name] = raw.strip() if f.name not in ("query_prompt", "passage_prompt") else raw
         else:
             values[f.name] = raw
-    if values.get("encoder", "int8") not in ("int8", "fp32"):
-        raise SettingsError(f"LAWFAQ_ENCODER must be int8 or fp32, not {values['encoder']!r}")
-    if values.get("backend", "faiss") not in ("faiss", "milvus"):
-        raise SettingsError(f"LAWFAQ_BACKEND must be faiss or milvus, not {values['backend']!r}")
+    if values.get("encoder", ENCODERS[0]) not in ENCODERS:
+        raise SettingsError(f"LAWFAQ_ENCODER must be {' or '.join(ENCODERS)}, not {values['encoder']!r}")
+    if values.get("backend", BACKENDS[0]) not in BACKENDS:
+        raise SettingsError(f"LAWFAQ_BACKEND must be {' or '.join(BACKENDS)}, not {values['backend']!r}")
     if values.get("torch_threads") == 0:
         values["torch_threads"] = 1
     return Settings(**values)  # type: ignore[arg-type]

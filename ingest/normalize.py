@@ -16,9 +16,6 @@ class DecodeError(ValueError):
     """Bytes that are not text in any encoding we accept (binary, garbage)."""
 
 
-_CANDIDATES = ("utf-8", "gb18030", "big5")
-
-
 # Every byte except the control characters that do not occur in text (tab, newlines, form feed, ESC do).
 _NOT_CONTROL = bytes(b for b in range(256) if not (b < 32 and b not in (9, 10, 12, 13, 27)))
 

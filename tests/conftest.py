@@ -14,14 +14,14 @@ SHARED = ROOT.parent / "shared"
 
 @pytest.fixture(scope="session")
 def embedder():
-    from index.model import default_embedder
+    from index.encoders.factory import default_embedder
 
     return default_embedder()
 
 
 @pytest.fixture(scope="session")
 def tokenizer():
-    from index.tokenize import default_tokenizer
+    from index.text.tokenize import default_tokenizer
 
     return default_tokenizer()
 
@@ -35,7 +35,7 @@ def small_corpus(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def built_index(tmp_path_factory, embedder, tokenizer) -> Path:
     """A real index (real model, FAISS, BM25, SQLite) over the fixture corpus, built once."""
-    from index.build import BuildOptions, build_index
+    from index.build.pipeline import BuildOptions, build_index
 
     root = tmp_path_factory.mktemp("index")
     report = build_index([str(FIXTURES / "corpus")], root / "idx", BuildOptions(progress=False), embedder, tokenizer)
@@ -46,7 +46,7 @@ def built_index(tmp_path_factory, embedder, tokenizer) -> Path:
 @pytest.fixture(scope="session")
 def shipped_index(tmp_path_factory, embedder, tokenizer) -> Path:
     """A real index over the shipped corpus/ (shares the embedding cache of var/ when present)."""
-    from index.build import BuildOptions, build_index
+    from index.build.pipeline import BuildOptions, build_index
 
     root = tmp_path_factory.mktemp("shipped")
     cache = ROOT / "var" / "index" / "embeddings.sqlite"

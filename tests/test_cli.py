@@ -99,7 +99,7 @@ def test_json_output_piped_into_head_ends_quietly():
 
 
 def test_rollback_json_and_exit_codes(tmp_path):
-    from index.layout import IndexDir
+    from index.storage.layout import IndexDir
 
     layout = IndexDir(tmp_path / "idx")
     for name in ("v1", "v2"):

@@ -20,7 +20,7 @@ def test_pip_install_ships_packages_data_and_scripts(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     probe = (
-        "import index, ingest, index.tokenize as t, index.repeal as r, ingest.sources.web, index.training.run;"
+        "import index, ingest, index.text.tokenize as t, index.search.repeal as r, ingest.sources.web, index.training.run;"
         f"assert index.__file__.startswith({str(target)!r}), index.__file__;"
         "assert t.DEFAULT_DICT_PATH.exists() and r.SUCCESSORS_PATH.exists();"
         "from index.cli import make_parser; make_parser();"

@@ -12,52 +12,19 @@ positions (`pos`, the row numbers of its meta.sqlite):
 `milvus` from a Milvus collection (milvus-lite file or a server). Which one a
 version uses is recorded in its manifest, so a reader needs no setting to
 open it; `LAWFAQ_BACKEND` decides what `index build` writes.
+
+To build a version, a backend is a `Writer` (local_writer.py, milvus_writer.py):
+`index build` chooses one and hands it everything it needs as arguments, so
+nothing in this package imports `index.build`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
-import numpy as np
+from index.backends.base import PassageFilter, Retrieval, Vectors, Writer, backend_kind
+from index.storage.store import MetaStore
 
-from index.store import MetaStore
-
-BACKENDS = ("faiss", "milvus")
-
-
-@dataclass(frozen=True)
-class PassageFilter:
-    """A search filter in the two forms backends need.
-
-    `allowed` (a bool per passage) is what in-process stores apply; the stored
-    category names and ordinal-date bounds are what a server-side store turns
-    into its own filter expression. `categories` is None for "any category";
-    an empty tuple means the filter named no stored category (nothing passes).
-    """
-
-    allowed: np.ndarray
-    categories: tuple[str, ...] | None = None
-    date_from: int | None = None  # ordinal, inclusive
-    date_to: int | None = None  # ordinal, inclusive; passages without a date never pass
-
-    def __getitem__(self, pos: int) -> bool:
-        return bool(self.allowed[pos])
-
-
-class Retrieval(Protocol):
-    """The two candidate lists a backend serves; (scores, positions), best first."""
-
-    def bm25_top(self, tokens: list[str], n: int,
-                 filt: PassageFilter | None) -> tuple[np.ndarray, np.ndarray]: ...
-
-    def dense_top(self, query: np.ndarray, n: int,
-                  filt: PassageFilter | None) -> tuple[np.ndarray, np.ndarray]: ...
-
-
-def backend_kind(manifest: dict) -> str:
-    """The backend a version was built for (versions older than this field are faiss)."""
-    return manifest.get("backend", {}).get("kind", "faiss")
+__all__ = ["PassageFilter", "Retrieval", "Vectors", "Writer", "backend_kind", "open_retrieval"]
 
 
 def open_retrieval(path: Path, manifest: dict, store: MetaStore) -> tuple[object, object, Retrieval]:

@@ -7,9 +7,12 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from index.backends import PassageFilter
-from index.dense import load_dense, search_dense
-from index.lexical import LexicalIndex
+from index.backends.base import PassageFilter
+from index.storage.dense import load_dense, search_dense
+from index.storage.lexical import LexicalIndex
+
+DENSE_FILE = "dense.faiss"  # in the version's folder
+LEXICAL_DIR = "bm25"
 
 
 @dataclass
@@ -27,5 +30,5 @@ class LocalRetrieval:
 
 
 def open_local(path: Path) -> tuple[faiss.Index, LexicalIndex, LocalRetrieval]:
-    dense, lexical = load_dense(path / "dense.faiss"), LexicalIndex.load(path / "bm25")
+    dense, lexical = load_dense(path / DENSE_FILE), LexicalIndex.load(path / LEXICAL_DIR)
     return dense, lexical, LocalRetrieval(dense, lexical)

@@ -15,7 +15,7 @@ import hashlib
 import json
 from functools import lru_cache
 
-from index.backends import PassageFilter
+from index.backends.base import PassageFilter
 
 PK, TERMS, SPARSE, VEC, CATEGORY, DATE = "pid", "terms", "sparse", "vec", "category", "date"
 PK_MAX = 1024

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.backends import PassageFilter
+from index.backends.base import PassageFilter
 from index.backends.milvus_conn import MilvusUnavailable, connect, is_remote
 from index.backends.milvus_schema import (
     HNSW_EF_SEARCH,
@@ -23,7 +23,7 @@ from index.backends.milvus_schema import (
     encode_terms,
     filter_expr,
 )
-from index.store import MetaStore, select_in
+from index.storage.store import MetaStore, select_in
 
 _EMPTY = (np.zeros(0, np.float32), np.zeros(0, np.int64))
 

@@ -15,8 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-RECORD = "lawfaq-training.json"
-FORMAT = 1
+from index.encoders.model import folder_checksum
+from index.encoders.records import FORMAT, RECORD, read_record, trained_root
+
+__all__ = ["RECORD", "TrainedModel", "read_record", "save_query_tower", "trained_root", "write_folder", "write_record"]
 
 
 @dataclass
@@ -25,10 +27,6 @@ class TrainedModel:
     name: str
     checksum: str
     record: dict
-
-
-def trained_root(cache_dir: Path) -> Path:
-    return cache_dir / "trained"
 
 
 def write_folder(root: Path, name: str, fill: Callable[[Path], None]) -> Path:
@@ -51,23 +49,10 @@ def write_record(folder: Path, name: str, record: dict) -> None:
     (folder / name).write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
-def read_json_record(folder: Path, name: str, made_by: str) -> dict:
-    """A model folder's record file; ValueError naming the folder when absent or broken."""
-    path = folder / name
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ValueError(f"{folder} is not a model from `{made_by}` (no {name})") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path} cannot be read: {exc}") from exc
-
-
 def save_query_tower(model, root: Path, name: str, record: dict,
                      extras: Callable[[Path], None] | None = None) -> TrainedModel:
     """Write the model and its record into `root/name` atomically (`write_folder`);
     `extras(folder)` writes whatever else belongs in it (the answered-question memory)."""
-    from index.model import folder_checksum
-
     record = {"format": FORMAT, "kind": "query-tower", "name": name, **record}
 
     def fill(folder: Path) -> None:
@@ -78,12 +63,3 @@ def save_query_tower(model, root: Path, name: str, record: dict,
 
     target = write_folder(root, name, fill)
     return TrainedModel(target, name, folder_checksum(target), record)
-
-
-def read_record(folder: Path) -> dict:
-    """The training record of a query tower folder; ValueError naming the folder when absent or broken."""
-    path = folder / RECORD
-    record = read_json_record(folder, RECORD, "python -m index train")
-    if record.get("kind") != "query-tower" or not record.get("index_model", {}).get("checksum"):
-        raise ValueError(f"{path} does not describe a query tower trained against an index")
-    return record

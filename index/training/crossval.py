@@ -13,16 +13,19 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from index.answered import FoldMemory, QuestionMemory, build_memory
-from index.evaluate import score_runs
-from index.training.fusion import (
+from index.search.answered import FoldMemory, QuestionMemory, build_memory
+from index.search.config import FusionWeights
+from index.search.evaluate import score_runs
+from index.search.ranker import Ranker
+from index.training.pairs import IndexVectors, Pair
+from index.training.tower import TrainConfig, encode_questions, train_query_tower
+from index.training.weights import (
     FixedVectors,
-    FusionWeights,
     best_of,
     grid_scores,
     memory_scores,
@@ -30,8 +33,6 @@ from index.training.fusion import (
     tail_objective,
     tail_scores,
 )
-from index.training.pairs import IndexVectors, Pair
-from index.training.tower import TrainConfig, encode_questions, train_query_tower
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +99,8 @@ def split_folds(keys: list[str], k: int, seed: int = 0) -> list[list[str]]:
     return [order[i::k] for i in range(k)]
 
 
-def _score(searcher, questions: dict[str, str], qrels, mode: str) -> dict[str, float]:
-    return score_runs(rank_all(searcher, questions, mode), {q: qrels[q] for q in questions})
+def _score(ranker: Ranker, questions: dict[str, str], qrels, mode: str) -> dict[str, float]:
+    return score_runs(rank_all(ranker, questions, mode), {q: qrels[q] for q in questions})
 
 
 def out_of_fold_vectors(matrices: list[np.ndarray], base_dir: Path, prompt: str, labelled: list[Pair],
@@ -140,33 +141,27 @@ def cross_validate(searcher, base_dir: Path, labelled: list[Pair], mined: list[P
     oof, seconds = out_of_fold_vectors(matrices, base_dir, prompt, labelled, mined, splits,
                                        searcher.question_text, config, progress)
     trained = FixedVectors(oof, searcher.embedder.checksum, judge=base.vectors)  # a served tower has both
-    original_embedder, original_config = searcher._embedder, searcher.config
+    base_ranker, trained_ranker = searcher.ranker(encoder=base, memory=None), searcher.ranker(encoder=trained, memory=None)
     results = []
-    try:
-        for f, test in enumerate(splits):
-            test_q = {q: questions[q] for q in test}
-            rest_q = {q: questions[q] for g, qs in enumerate(splits) if g != f for q in qs}
-            metrics: dict[str, dict[str, float]] = {}
-            searcher._embedder = base
-            metrics["base dense"] = _score(searcher, test_q, qrels, "dense")
-            metrics["base hybrid"] = _score(searcher, test_q, qrels, "hybrid")
-            searcher._embedder = trained
-            metrics["trained dense"] = _score(searcher, test_q, qrels, "dense")
-            metrics["trained hybrid 1:1"] = _score(searcher, test_q, qrels, "hybrid")
-            grid = grid_scores(searcher, rest_q, qrels)
-            two_lists, _ = best_of([g for g in grid if not g[0].w_base])
-            searcher.config = replace(original_config, **two_lists.to_dict())
-            metrics["trained hybrid learned, 2 lists"] = _score(searcher, test_q, qrels, "hybrid")
-            weights, _ = best_of(grid)
-            searcher.config = replace(original_config, **weights.to_dict())
-            metrics["trained hybrid learned"] = _score(searcher, test_q, qrels, "hybrid")
-            searcher.config = original_config
-            results.append(FoldResult(f, len(rest_q), len(test_q), seconds[f], weights, metrics))
-            if progress:
-                progress(f"fold {f + 1}/{len(splits)}: trained hybrid R@10 {metrics['trained hybrid learned']['recall@10']:.3f} "
-                         f"(base {metrics['base hybrid']['recall@10']:.3f}), fusion {weights}")
-    finally:
-        searcher._embedder, searcher.config = original_embedder, original_config
+    for f, test in enumerate(splits):
+        test_q = {q: questions[q] for q in test}
+        rest_q = {q: questions[q] for g, qs in enumerate(splits) if g != f for q in qs}
+        metrics: dict[str, dict[str, float]] = {}
+        metrics["base dense"] = _score(base_ranker, test_q, qrels, "dense")
+        metrics["base hybrid"] = _score(base_ranker, test_q, qrels, "hybrid")
+        metrics["trained dense"] = _score(trained_ranker, test_q, qrels, "dense")
+        metrics["trained hybrid 1:1"] = _score(trained_ranker, test_q, qrels, "hybrid")
+        grid = grid_scores(trained_ranker, rest_q, qrels)
+        two_lists, _ = best_of([g for g in grid if not g[0].w_base])
+        metrics["trained hybrid learned, 2 lists"] = _score(trained_ranker.with_weights(**two_lists.to_dict()),
+                                                            test_q, qrels, "hybrid")
+        weights, _ = best_of(grid)
+        metrics["trained hybrid learned"] = _score(trained_ranker.with_weights(**weights.to_dict()), test_q, qrels,
+                                                   "hybrid")
+        results.append(FoldResult(f, len(rest_q), len(test_q), seconds[f], weights, metrics))
+        if progress:
+            progress(f"fold {f + 1}/{len(splits)}: trained hybrid R@10 {metrics['trained hybrid learned']['recall@10']:.3f} "
+                     f"(base {metrics['base hybrid']['recall@10']:.3f}), fusion {weights}")
     return CrossValidation(results, oof, base.vectors, splits)
 
 
@@ -190,37 +185,29 @@ def add_memory_variants(searcher, cv: CrossValidation, questions: dict[str, str]
     fold_of = {questions[q]: f for f, qs in enumerate(cv.splits) for q in qs}
     base = FixedVectors(cv.base_vectors, searcher.embedder.checksum)
     trained = FixedVectors(cv.oof_vectors, searcher.embedder.checksum, judge=cv.base_vectors)
-    original_embedder, original_config = searcher._embedder, searcher.config
-    defaults = FusionWeights(original_config.w_dense, original_config.w_bm25, original_config.rrf_k)
-    try:
-        for f, (fold, test) in enumerate(zip(cv.folds, cv.splits, strict=True)):
-            test_q = {q: questions[q] for q in test}
-            rest_q = {q: questions[q] for g, qs in enumerate(cv.splits) if g != f for q in qs}
-            for variant, embedder, start in ((MEMORY_VARIANTS[0], base, defaults),
-                                             (MEMORY_VARIANTS[1], trained, fold.fusion)):
-                searcher._embedder = embedder
-                searcher.memory = FoldMemory(memory, fold_of, held_out=f)
-                weights, _ = best_of(memory_scores(searcher, rest_q, qrels, start))
-                searcher.config = replace(original_config, **weights.to_dict())
-                fold.metrics[variant] = _score(searcher, test_q, qrels, "hybrid")
-                fold.memory_votes[variant] = weights.w_memory
-                searcher.config = original_config
-                if variant == MEMORY_VARIANTS[1]:  # the served path: the tail's vote, fitted on the same folds
-                    weights, _ = best_of(tail_scores(searcher, rest_q, qrels, weights), tail_objective)
-                    searcher.config = replace(original_config, **weights.to_dict())
-                    fold.metrics[MEMORY_VARIANTS[2]] = _score(searcher, test_q, qrels, "hybrid")
-                    fold.memory_votes[MEMORY_VARIANTS[2]] = weights.w_memory_tail
-                    searcher.config = original_config
-            if progress:
-                m, was = fold.metrics[MEMORY_VARIANTS[2]], fold.metrics["trained hybrid learned"]
-                votes = fold.memory_votes
-                progress(f"fold {f + 1}/{len(cv.splits)}: + answered questions (vote {votes[MEMORY_VARIANTS[1]]}, "
-                         f"tail {votes[MEMORY_VARIANTS[2]]}): "
-                         f"R@10 {was['recall@10']:.3f} -> {m['recall@10']:.3f}, MRR@10 {was['mrr@10']:.3f} -> "
-                         f"{m['mrr@10']:.3f}, R@100 {was['recall@100']:.3f} -> {m['recall@100']:.3f}")
-    finally:
-        searcher._embedder, searcher.config, searcher.memory = original_embedder, original_config, None
-
+    config = searcher.config
+    defaults = FusionWeights(config.w_dense, config.w_bm25, config.rrf_k)
+    for f, (fold, test) in enumerate(zip(cv.folds, cv.splits, strict=True)):
+        test_q = {q: questions[q] for q in test}
+        rest_q = {q: questions[q] for g, qs in enumerate(cv.splits) if g != f for q in qs}
+        for variant, encoder, start in ((MEMORY_VARIANTS[0], base, defaults),
+                                        (MEMORY_VARIANTS[1], trained, fold.fusion)):
+            ranker = searcher.ranker(encoder=encoder, memory=FoldMemory(memory, fold_of, held_out=f))
+            weights, _ = best_of(memory_scores(ranker, rest_q, qrels, start))
+            fold.metrics[variant] = _score(ranker.with_weights(**weights.to_dict()), test_q, qrels, "hybrid")
+            fold.memory_votes[variant] = weights.w_memory
+            if variant == MEMORY_VARIANTS[1]:  # the served path: the tail's vote, fitted on the same folds
+                weights, _ = best_of(tail_scores(ranker, rest_q, qrels, weights), tail_objective)
+                fold.metrics[MEMORY_VARIANTS[2]] = _score(ranker.with_weights(**weights.to_dict()), test_q, qrels,
+                                                          "hybrid")
+                fold.memory_votes[MEMORY_VARIANTS[2]] = weights.w_memory_tail
+        if progress:
+            m, was = fold.metrics[MEMORY_VARIANTS[2]], fold.metrics["trained hybrid learned"]
+            votes = fold.memory_votes
+            progress(f"fold {f + 1}/{len(cv.splits)}: + answered questions (vote {votes[MEMORY_VARIANTS[1]]}, "
+                     f"tail {votes[MEMORY_VARIANTS[2]]}): "
+                     f"R@10 {was['recall@10']:.3f} -> {m['recall@10']:.3f}, MRR@10 {was['mrr@10']:.3f} -> "
+                     f"{m['mrr@10']:.3f}, R@100 {was['recall@100']:.3f} -> {m['recall@100']:.3f}")
 
 
 def fit_memory_vote(searcher, cv: CrossValidation, questions: dict[str, str], qrels: dict[str, dict[str, int]],
@@ -230,12 +217,8 @@ def fit_memory_vote(searcher, cv: CrossValidation, questions: dict[str, str], qr
     own fold."""
     memory = answered_memory(questions, qrels, cv.base_vectors)
     fold_of = {questions[q]: f for f, qs in enumerate(cv.splits) for q in qs}
-    original_embedder = searcher._embedder
-    searcher._embedder = FixedVectors(cv.oof_vectors, original_embedder.checksum, judge=cv.base_vectors)
-    searcher.memory = FoldMemory(memory, fold_of, held_out=None)
-    try:
-        best, _ = best_of(memory_scores(searcher, questions, qrels, weights))
-        best, metrics = best_of(tail_scores(searcher, questions, qrels, best), tail_objective)
-    finally:
-        searcher._embedder, searcher.memory = original_embedder, None
+    ranker = searcher.ranker(encoder=FixedVectors(cv.oof_vectors, searcher.embedder.checksum, judge=cv.base_vectors),
+                             memory=FoldMemory(memory, fold_of, held_out=None))
+    best, _ = best_of(memory_scores(ranker, questions, qrels, weights))
+    best, metrics = best_of(tail_scores(ranker, questions, qrels, best), tail_objective)
     return memory, best, metrics

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from index.dense import load_dense
-from index.layout import read_manifest
-from index.store import MetaStore
+from index.storage.dense import load_dense
+from index.storage.layout import read_manifest
+from index.storage.store import MetaStore
 from ingest.citations import parse_citations
 
 log = logging.getLogger(__name__)
@@ -73,10 +73,6 @@ class IndexVectors:
         for pos, aid, _cat, _pub in rows:
             article_of[pos] = numbers.setdefault(aid, len(numbers))
         return cls(version_dir, vectors, article_of, list(numbers), read_manifest(version_dir).get("model", {}))
-
-    def positions_of(self, article_ids: list[str]) -> np.ndarray:
-        wanted = [i for i, aid in enumerate(self.article_ids) if aid in set(article_ids)]
-        return np.nonzero(np.isin(self.article_of, wanted))[0]
 
 
 def labelled_pairs(vectors: IndexVectors, queries: dict[str, str], qrels: dict[str, dict[str, int]]) -> list[Pair]:

@@ -18,13 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-from index.answered import MEMORY_FILE
-from index.layout import IndexDir, read_manifest
+from index.search.answered import MEMORY_FILE
+from index.storage.layout import IndexDir, read_manifest
 from index.training.artifact import TrainedModel, save_query_tower, trained_root
 from index.training.crossval import CrossValidation, add_memory_variants, cross_validate, fit_memory_vote
-from index.training.fusion import FixedVectors, fit_fusion
 from index.training.pairs import IndexVectors, labelled_pairs, mined_pairs
 from index.training.tower import TrainConfig, train_query_tower
+from index.training.weights import FixedVectors, fit_fusion
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def train(searcher, queries: dict[str, str] | None = None, qrels: dict[str, dict
           out_root: Path | None = None, config: TrainConfig | None = None,
           progress: Callable[[str], None] | None = None) -> TrainResult:
     """Train a query tower for the index `searcher` serves (opened with its base embedder)."""
-    from index.model import cache_dir as default_cache
+    from index.encoders.model import cache_dir as default_cache
 
     config = config or TrainConfig()
     say = progress or (lambda m: log.info("%s", m))
@@ -101,12 +101,8 @@ def train(searcher, queries: dict[str, str] | None = None, qrels: dict[str, dict
     fusion, memory = None, None
     if cv is not None:
         questions = {p.key: searcher.question_text(p.text) for p in labelled}
-        original = searcher._embedder
-        searcher._embedder = FixedVectors(cv.oof_vectors, searcher.embedder.checksum, judge=cv.base_vectors or None)
-        try:
-            weights, _ = fit_fusion(searcher, {q: questions[q] for q in questions}, qrels or {})
-        finally:
-            searcher._embedder = original
+        oof = FixedVectors(cv.oof_vectors, searcher.embedder.checksum, judge=cv.base_vectors or None)
+        weights, _ = fit_fusion(searcher.ranker(encoder=oof, memory=None), questions, qrels or {})
         memory, weights, _ = fit_memory_vote(searcher, cv, questions, qrels or {}, weights)
         fusion = weights.to_dict()
         say(f"learned fusion (all out-of-fold vectors), answered questions included: {fusion}")

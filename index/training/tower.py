@@ -29,36 +29,19 @@ LOSSES = ("any", "every")
 
 @dataclass
 class TrainConfig:
-    """Chosen on STARD fold 1 of 5 only (dense R@10 / MRR@10 / R@100 on its 247 held-out questions; base
-    0.530 / 0.431 / 0.788): lr 3e-5, tau 0.02, 3 epochs 0.621 / 0.498 / 0.850; lr 5e-5, tau 0.05, 4 epochs
-    0.618 / 0.469 / 0.841; lr 1e-4, tau 0.03, 4 epochs 0.654 / 0.508 / 0.872; lr 2e-4, tau 0.03, token table
-    frozen: 0.655 / 0.537 / 0.875 after 4 epochs (0.644 / 0.526 / 0.877 after 5).
-
-    Loss "every" over "any", STARD dense, all five folds: R@10 / MRR@10 / R@100 0.671 / 0.532 / 0.881
-    (labelled questions only) against 0.655 / 0.521 / 0.874 for the "any" tower (labelled + mined); the
-    same labelled-only run with "any" on folds 1 and 2: "every" +0.016 / +0.033 R@10, +0.016 / +0.028
-    MRR@10. STARD questions have 1.8 answering statutes on average, and "any" is satisfied as soon as
-    one of them ranks high.
-
-    Temperature 0.015 over 0.03 with "every", same screening (dense, labelled only): all five folds 0.710 /
-    0.590 / 0.893 against 0.671 / 0.532 / 0.881; folds 1-2 at 0.02 0.686 / 0.555 / 0.882, at 0.01 0.700 / 0.575 /
-    0.887 (0.015: 0.704 / 0.564 / 0.887), at 0.05 (fold 1) 0.602 / 0.467 / 0.860. A sharper softmax spends the
-    gradient on the few passages that outrank an answer instead of the whole head of the list. The full
-    pipeline's figures are in docs/bench/training.md.
-
-    Not kept, same screening at 0.015, fold 1 (0.696 / 0.570 / 0.894): 6 epochs 0.689 / 0.564 / 0.896; lr 3e-4
-    0.692 / 0.556 / 0.893; a low-rank residual adapter (rank 128, its own lr 1e-3) on the stored passage
-    vectors, trained jointly with the tower, questions scored against the adapted vectors: 0.685 / 0.562 / 0.889 —
-    the passage side then fits the training questions' statutes and generalises worse. Full fine-tuning of
-    both sides instead of a tower (`bench.full_finetune`, fold 1, corpus re-embedded, scored by best passage):
-    0.662 / 0.487 / 0.875 against this tower's 0.691 / 0.561 / 0.879 on the same scoring, at 57 min for the
-    one fold."""
+    """How a query tower is trained. Every default was chosen by screening on STARD fold 1 of 5 only
+    (never on `eval/`): loss "every" because STARD questions have several answering statutes and "any"
+    stops at the first; a sharp temperature because it spends the gradient on the few passages that
+    outrank an answer. The screens, their figures and what was not kept (more epochs, a higher rate, a
+    passage-side adapter, full fine-tuning) are in docs/decisions/training-screens.md."""
 
     epochs: int = 4
     learning_rate: float = 2e-4
     temperature: float = 0.015
     batch_size: int = 32
-    max_seq_length: int = 128  # lay questions are short; 128 tokens holds 99.9% of STARD's
+    # lay questions are short; 128 tokens holds nearly all of STARD's (measured:
+    # docs/decisions/training-screens.md)
+    max_seq_length: int = 128
     mined_per_epoch: int = 2000  # mined pairs drawn per epoch (a 50k-article site has 50k titles)
     max_negatives: int = 400_000
     warmup: float = 0.1
@@ -147,7 +130,9 @@ def train_query_tower(
     matrices = passage_vectors if isinstance(passage_vectors, list) else [passage_vectors]
     passages = [torch.from_numpy(np.ascontiguousarray(m, dtype=np.float32)) for m in matrices]
     steps = config.epochs * len(_epoch_batches(labelled, mined, config, random.Random(0)))
-    if config.freeze_embeddings:  # 96M of the 118M weights are the token table: frozen, steps are ~25% faster
+    # 96M of the 118M weights are the token table: frozen, steps are markedly faster
+    # (measured: docs/decisions/training-screens.md)
+    if config.freeze_embeddings:
         for name, weight in model.named_parameters():
             if "word_embeddings" in name:
                 weight.requires_grad = False

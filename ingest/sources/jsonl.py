@@ -14,7 +14,6 @@ import json
 import logging
 import re
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import AnyStr, BinaryIO
 
 from ingest.clean import strip_boilerplate
@@ -167,14 +166,3 @@ def load_jsonl_stream(fh: BinaryIO, name: str, max_line_bytes: int = DEFAULT_MAX
     except OSError as exc:
         result.skipped.append(Skipped(name, f"cannot read past line {n}: {exc.strerror or exc}"))
     return result
-
-
-def load_jsonl(path: Path, max_line_bytes: int = DEFAULT_MAX_BYTES) -> LoadResult:
-    """A JSONL file by path (the folder walk opens files itself and calls `load_jsonl_stream`)."""
-    from ingest.files import SourceError, open_regular
-
-    try:
-        with open_regular(path, follow_symlinks=True) as fh:
-            return load_jsonl_stream(fh, str(path), max_line_bytes)
-    except SourceError as exc:
-        return LoadResult(skipped=[Skipped(str(path), str(exc))])

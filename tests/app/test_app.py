@@ -194,7 +194,7 @@ def test_long_query_is_truncated_and_says_so(app):
 
 # ---------------------------------------------------------------- articles ---
 def test_article_view_shows_whole_article_with_passage(app, built_index, embedder, tokenizer):
-    from index.searcher import Searcher
+    from index.search.searcher import Searcher
 
     passage = Searcher.open(built_index, embedder=embedder, tokenizer=tokenizer).article("shangmen-cuishou")[1][1]
     app.query_params["article"] = "shangmen-cuishou"
@@ -258,7 +258,7 @@ def test_index_built_with_another_model_is_a_clear_error(monkeypatch, tmp_path, 
 
 
 def test_new_version_with_another_model_does_not_crash_the_page(monkeypatch, tmp_path, built_index):
-    from index.layout import IndexDir
+    from index.storage.layout import IndexDir
 
     index = tmp_path / "idx"
     shutil.copytree(built_index, index)
@@ -288,7 +288,7 @@ def test_status_panel_shows_version_counts_and_categories(app, built_index):
 
 
 def test_new_version_is_picked_up_without_restart(monkeypatch, tmp_path, built_index):
-    from index.layout import IndexDir
+    from index.storage.layout import IndexDir
 
     index = tmp_path / "idx"
     shutil.copytree(built_index, index)
@@ -363,7 +363,7 @@ url: https://example.com/faq/wangdai-qisu?from=list
 
 @pytest.fixture(scope="module")
 def url_index(tmp_path_factory, embedder, tokenizer) -> Path:
-    from index.build import BuildOptions, build_index
+    from index.build.pipeline import BuildOptions, build_index
 
     root = tmp_path_factory.mktemp("urlidx")
     (root / "src").mkdir()
@@ -374,7 +374,7 @@ def url_index(tmp_path_factory, embedder, tokenizer) -> Path:
 
 
 def test_article_with_url_links_to_source_with_text_fragment(url_index, embedder, tokenizer):
-    from index.searcher import Searcher
+    from index.search.searcher import Searcher
 
     s = Searcher.open(url_index, embedder=embedder, tokenizer=tokenizer)
     hit = s.search("网贷逾期被起诉了怎么办", k=1)[0]

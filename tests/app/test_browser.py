@@ -185,7 +185,7 @@ def test_shared_link_and_phone_layout(browser, server):
 
 def test_questions_feedback_and_opened_results_reach_the_log_redacted(page, server, built_index):
     """The question log records what the page was asked (personal data removed), 👍/👎 and clicks."""
-    from index.querylog import QueryLog
+    from index.firm.querylog import QueryLog
 
     question = "我手机13912345678，公司辞退我能拿多少补偿？"
     open_page(page, server)

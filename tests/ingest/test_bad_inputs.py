@@ -443,8 +443,8 @@ def test_parse_tags_shapes():
 def test_build_exits_0_and_every_good_article_is_searchable_by_its_title(
     corpus, loaded, tmp_path, embedder, tokenizer
 ):
-    from index.build import BuildOptions, build_index
-    from index.searcher import Searcher
+    from index.build.pipeline import BuildOptions, build_index
+    from index.search.searcher import Searcher
 
     idx = tmp_path / "idx"
     options = BuildOptions(progress=False, max_bytes=MAX_BYTES)

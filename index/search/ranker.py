@@ -1,0 +1,259 @@
+"""The ranking of one index version with one encoder, tokenizer and config: the page's order, in public.
+
+Query -> (BM25 over jieba tokens with colloquial->legal expansion) and (question
+vector -> dense top-n) -> reciprocal-rank fusion (+ the base model's own list and
+the answered questions' vote when a trained tower brings them) -> passages citing
+a statute the question names first -> per-article cap, near-copies folded.
+
+The Searcher builds a Ranker for every search (`Searcher.ranker()`); training and
+benchmarks build variants of it (`ranker.with_(encoder=..., config=...)`) to score
+other encoders and weights through exactly the served path, without touching the
+Searcher's insides.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from index.encoders.base import QueryEncoder
+from index.search.config import SearchConfig
+from index.search.fusion import order, rrf_ranked, shape_grouped
+from index.search.repeal import related_keys
+from index.search.request import parse_mode, parse_text
+from index.search.version import LoadedVersion
+from index.storage.store import PassageRow, PassageWindow
+from index.text.pinyin import looks_like_pinyin
+from ingest.citations import parse_citations
+
+
+@dataclass
+class Ranking:
+    """Passages best first, as both the page and evaluation see them."""
+
+    ranked: list[int]
+    fused: dict[int, float]
+    dense_score: dict[int, float]
+    bm25_score: dict[int, float]
+    cited: set[int]
+    tokens: list[str]  # the query's BM25 tokens, reused to highlight every hit
+    read_as: str  # the query as the models and BM25 read it (pinyin read into Chinese, index.text.pinyin)
+    # with a trained query tower: the base model's best cosine, what the "no good match" floors were set on
+    judge_dense: float | None = None
+
+
+@dataclass(frozen=True)
+class Ranker:
+    """Ranks questions over `version` with `encoder` (questions), `tokenizer` (BM25) and `config`.
+
+    `memory`: answered questions that vote for their articles (index.search.answered), or None.
+    Immutable: `with_` returns a variant, so concurrent searches never see a half-changed ranker.
+    """
+
+    version: LoadedVersion
+    encoder: QueryEncoder
+    tokenizer: object
+    config: SearchConfig = field(default_factory=SearchConfig)
+    memory: object | None = None
+
+    def with_(self, **changes) -> Ranker:
+        """This ranker with other parts (`encoder`, `config`, `memory`, `version`)."""
+        return replace(self, **changes)
+
+    def with_weights(self, **weights) -> Ranker:
+        """This ranker with other fusion weights (`FusionWeights` fields)."""
+        return replace(self, config=replace(self.config, **weights))
+
+    def clean_query(self, query: str) -> str:
+        """The query as searched (see `index.search.request.clean_query`); InvalidQuery for a non-string."""
+        return parse_text(query, self.config.max_query_chars)
+
+    def question_text(self, text: str) -> str:
+        """A question as search reads it: cleaned, then pinyin read into Chinese. Training keys its
+        questions (vectors, answered-question memory, folds) by this, as `_rank` looks them up."""
+        return self.read_query(self.clean_query(text))
+
+    def read_query(self, query: str) -> str:
+        """`query` (cleaned) as the models and BM25 read it: Traditional characters as Simplified
+        ("網貸逾期會有人上門嗎" -> "网贷逾期会有人上门吗"), then toneless pinyin read into Chinese words
+        ("bang xin zui 会不会留案底" -> "帮信罪 会不会留案底", index.text.pinyin); anything else unchanged."""
+        query = self.tokenizer.simplify(query)
+        if not looks_like_pinyin(query):
+            return query
+        return self.version.pinyin_reader(self.tokenizer).read(query)
+
+    def _candidates(self, read_as: str, tokens: list[str], mode: str, mask, timings: dict):
+        """Ranked positions, their fused scores, their dense and BM25 scores, and the base model's
+        best cosine when its own list was fused (else None). `read_as` is what the models, BM25 and the
+        answered-question memory read (`question_text`)."""
+        n = self.config.candidates
+        bm25_rank: list[int] = []
+        dense_rank: list[int] = []
+        base_rank: list[int] = []
+        bm25_score: dict[int, float] = {}
+        dense_score: dict[int, float] = {}
+        judge: float | None = None
+        if mode in ("hybrid", "bm25"):
+            t = time.perf_counter()
+            scores_b, idx = self.version.retrieval.bm25_top(tokens, n, mask)
+            bm25_rank = idx.tolist()
+            bm25_score = dict(zip(bm25_rank, scores_b.tolist(), strict=True))
+            timings["bm25_ms"] = (time.perf_counter() - t) * 1000
+        if mode in ("hybrid", "dense"):
+            t = time.perf_counter()
+            qv = self.encoder.encode_queries([read_as])[0]
+            timings["encode_ms"] = (time.perf_counter() - t) * 1000
+            t = time.perf_counter()
+            scores_d, ids = self.version.retrieval.dense_top(qv, n, mask)
+            dense_rank = ids.tolist()
+            dense_score = dict(zip(dense_rank, scores_d.tolist(), strict=True))
+            timings["faiss_ms"] = (time.perf_counter() - t) * 1000
+        # the answered-question memory is searched with the base model's question vector (with a
+        # tower: the judge's, computed anyway); on STARD fold 1 the tower's own vector did worse
+        use_memory = mode == "hybrid" and self.memory is not None and (self.config.w_memory > 0
+                                                                        or self.config.w_memory_tail > 0)
+        base_qv = None
+        if mode == "hybrid" and (self.config.w_base or use_memory) and self.encoder.judge is not None:
+            t = time.perf_counter()
+            base_qv = self.encoder.judge.encode_queries([read_as])[0]
+            scores_j, ids_j = self.version.retrieval.dense_top(base_qv, n if self.config.w_base else 1, mask)
+            base_rank = ids_j.tolist() if self.config.w_base else []
+            judge = float(scores_j[0]) if len(scores_j) else None
+            timings["base_ms"] = (time.perf_counter() - t) * 1000
+        t = time.perf_counter()
+        if mode == "bm25":
+            fused = dict(bm25_score)
+            ranked = order(fused)
+        elif mode == "dense":
+            fused = dict(dense_score)
+            ranked = order(fused)
+        else:
+            cfg = self.config
+            ranked, fused = rrf_ranked([dense_rank, bm25_rank, base_rank], [cfg.w_dense, cfg.w_bm25, cfg.w_base],
+                                       cfg.rrf_k)
+            if use_memory:
+                t_memory = time.perf_counter()
+                ranked = self._add_memory(read_as, base_qv if base_qv is not None else qv, ranked, fused,
+                                          mask)
+                timings["memory_ms"] = (time.perf_counter() - t_memory) * 1000
+        timings["fusion_ms"] = (time.perf_counter() - t) * 1000
+        return ranked, fused, dense_score, bm25_score, judge
+
+    def _add_memory(self, query: str, base_vector: np.ndarray, ranked: list[int],
+                    fused: dict[int, float], mask) -> list[int]:
+        """Answered questions vote: each passage of an article they point to gains
+        `w_memory * P(article) / (rrf_k + 1)` — at most w_memory times a first place in one list.
+
+        Why a score and not one more ranked list: the list's first place would then weigh the same
+        whether the nearest answered question is a paraphrase or barely related. On STARD fold 1,
+        behind the tower, a ranked list lifted Recall@10 but pushed first answers down (MRR@10 fell);
+        this vote lifted both (measured: docs/decisions/training-screens.md, table 5).
+        """
+        scores = self.memory.article_scores(base_vector, query)
+        if not scores:
+            return ranked
+        positions = self.version.article_positions()
+        cfg = self.config
+        votes: dict[int, float] = {}
+        for aid, prob in scores.items():
+            for p in positions.get(aid, ()):
+                if mask is None or mask[p]:
+                    votes[p] = votes.get(p, 0.0) + prob / (cfg.rrf_k + 1)
+        for p, vote in votes.items():
+            fused[p] = fused.get(p, 0.0) + cfg.w_memory * vote
+        ranked = order(fused)
+        if cfg.w_memory_tail > cfg.w_memory:
+            ranked = self._recall_tail(ranked, fused, votes)
+        return ranked
+
+    def _recall_tail(self, ranked: list[int], fused: dict[int, float],
+                     votes: dict[int, float]) -> list[int]:
+        """The first `head_articles` articles as ranked; the rest reordered with the tail's vote.
+
+        A passage past the head scores `fused + (w_memory_tail - w_memory) * vote`; its displayed
+        score becomes the running minimum down the list, so scores still read best first. The
+        page's first screen (k <= head_articles) is the head, unchanged.
+        """
+        cfg = self.config
+        seen: set[int] = set()
+        cut = len(ranked)
+        for i, p in enumerate(ranked):
+            seen.add(int(self.version.article_idx[p]))
+            if len(seen) > cfg.head_articles:
+                cut = i
+                break
+        head, rest = ranked[:cut], ranked[cut:]
+        if not rest:
+            return ranked
+        extra = cfg.w_memory_tail - cfg.w_memory
+        tail_score = {p: fused[p] + extra * votes.get(p, 0.0) for p in rest}
+        rest = sorted(rest, key=lambda p: (-tail_score[p], p))
+        floor = fused[head[-1]] if head else float("inf")
+        for p in rest:
+            floor = min(floor, tail_score[p])
+            fused[p] = floor
+        return head + rest
+
+    def rank(self, query: str, mode: str = "hybrid", mask=None, timings: dict | None = None) -> Ranking:
+        """Fused candidates, then passages citing a statute the query names go first.
+
+        The one ranking function: `search` (the page, the API) and
+        `rank_articles` (evaluation) both call it, so eval scores the served order.
+        """
+        t = time.perf_counter()
+        timings = {} if timings is None else timings
+        read_as = self.read_query(query)
+        tokens = self.tokenizer.query_tokens(read_as)
+        timings["tokenize_ms"] = (time.perf_counter() - t) * 1000
+        ranked, fused, dense_score, bm25_score, judge = self._candidates(read_as, tokens, mode, mask, timings)
+        cited = self._statute_positions(query, mask)
+        if cited:
+            extra = sorted(p for p in cited if p not in fused)
+            ranked = [p for p in ranked if p in cited] + extra + [p for p in ranked if p not in cited]
+            for p in extra:
+                fused[p] = 0.0
+        return Ranking(ranked, fused, dense_score, bm25_score, cited, tokens, read_as, judge)
+
+    def shape(self, ranked: list[int], k: int,
+               max_articles: int | None = None) -> tuple[list[int], dict[int, PassageRow], dict[int, list[int]]]:
+        """At most `per_article` passages per article, near-duplicates folded into the hit they copy,
+        `k` at most (`index.search.fusion.shape_grouped`).
+
+        Looks at the first max(60, 12k) ranked passages, reading their rows
+        lazily (`PassageWindow`): a page search stops after about k of them.
+        Returns the chosen positions, the rows read (the chosen and folded ones among them)
+        and each chosen position's folded near-duplicates.
+        """
+        window = PassageWindow(self.version.store, ranked[: max(60, k * 12)], chunk=min(k, max_articles or k) + 4)
+        chosen, folded = shape_grouped(window.present(), self.version.article_idx, lambda p: window.rows[p].text, k,
+                                       self.config.per_article, self.config.dup_threshold, max_articles)
+        return chosen, window.rows, folded
+
+    def rank_articles(self, query: str, mode: str = "hybrid", k: int = 100) -> list[str]:
+        """Article ids best first: the order the page shows them in, as far as `k` reaches.
+
+        Same ranking and shaping as `search` (per-article cap, near-duplicates
+        folded into the hit they copy), so the first article of `search(q)` is the
+        first one here; a hit's "相同内容也见于" articles follow it, in that order.
+        """
+        mode = parse_mode(mode)
+        query = self.clean_query(query)
+        if not query:
+            return []
+        ranking = self.rank(query, mode, None, {})
+        chosen, _, folded = self.shape(ranking.ranked, len(ranking.ranked), max_articles=k)
+        listed = (q for p in chosen for q in (p, *folded.get(p, ())))
+        out = list(dict.fromkeys(self.version.article_ids[int(self.version.article_idx[p])] for p in listed))
+        return out[:k]
+
+    def _statute_positions(self, query: str, mask) -> set[int]:
+        keys = list(dict.fromkeys(c.key for c in parse_citations(query)))
+        if not keys:
+            return set()
+        # 合同法第52条 and 民法典第153条 state the same rule: a question citing one finds both
+        keys = related_keys(keys)
+        cited = self.version.store.positions_citing(keys)
+        if mask is not None:
+            cited = {p for p in cited if mask[p]}
+        return cited

@@ -1,0 +1,59 @@
+"""index.storage.store without a model: articles, passages, statutes, carrying rows forward, the cache."""
+from __future__ import annotations
+
+import numpy as np
+
+from index.storage.store import BATCH, EmbeddingCache, MetaStore
+from ingest.records import Article, Passage
+
+
+def _fill(store: MetaStore, ids: list[str]) -> None:
+    pos = 0
+    for aid in ids:
+        store.add_article(Article(id=aid, title=f"标题{aid}", body=f"正文{aid}", category="劳动纠纷"), f"h{aid}")
+        for n in range(2):
+            p = Passage(id=f"{aid}#{n}", article_id=aid, text=f"{aid}段{n}", start=n, end=n + 1,
+                        statutes=[f"中华人民共和国劳动合同法 第{40 + n}条"],
+                        statute_labels=[f"劳动合同法第{40 + n}条第1款"])
+            store.add_passage(pos, p, f"e{aid}{n}", ["工资", aid])
+            pos += 1
+    store.commit()
+
+
+def test_reads_keep_labels_with_paragraphs_and_find_citing_passages(tmp_path):
+    with MetaStore(tmp_path / "m.sqlite") as store:
+        _fill(store, ["a", "b"])
+        assert store.counts() == (2, 4)
+        assert store.passages_of("b")[1].labels == ["劳动合同法第41条第1款"]
+        assert store.positions_citing(["中华人民共和国劳动合同法 第41条"]) == {1, 3}
+        assert store.labels_of(["a"]) == {"a": ["劳动合同法第40条第1款", "劳动合同法第41条第1款"]}
+        assert store.category_counts() == {"劳动纠纷": 2}
+
+
+def test_reads_batch_past_sqlite_parameter_limits(tmp_path):
+    with MetaStore(tmp_path / "m.sqlite") as store:
+        _fill(store, [str(i) for i in range(BATCH + 20)])
+        assert len(store.articles(str(i) for i in range(BATCH + 20))) == BATCH + 20
+        assert len(store.passages(range(2 * BATCH + 40))) == 2 * BATCH + 40
+
+
+def test_copy_unchanged_renumbers_positions_and_returns_vector_inputs(tmp_path):
+    with MetaStore(tmp_path / "old.sqlite") as old:
+        _fill(old, ["a", "b", "c"])
+    with MetaStore(tmp_path / "new.sqlite") as new:
+        hashes, tokens = new.copy_unchanged_from(tmp_path / "old.sqlite", {"a", "c"})
+        assert hashes == ["ea0", "ea1", "ec0", "ec1"] and tokens[2] == ["工资", "c"]
+        assert [p.id for p in new.passages(range(4)).values()] == ["a#0", "a#1", "c#0", "c#1"]
+        assert new.positions_citing(["中华人民共和国劳动合同法 第40条"]) == {0, 2}
+        assert new.article("b") is None and new.article("c").title == "标题c"
+
+
+def test_embedding_cache_round_trip_and_missing(tmp_path):
+    cache = EmbeddingCache(tmp_path / "e.sqlite")
+    vecs = np.eye(3, dtype=np.float32)
+    cache.put("m", ["x", "y", "z"], vecs)
+    assert cache.missing("m", ["x", "w", "x"]) == ["w"]
+    assert cache.missing("other-model", ["x"]) == ["x"]
+    got = cache.get("m", ["z", "x", "z"], 3)
+    assert np.array_equal(got, vecs[[2, 0, 2]])
+    cache.close()
