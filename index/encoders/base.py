@@ -54,7 +54,8 @@ class Encoder(QueryEncoder, Protocol):
     query_prompt: str
     passage_prompt: str
     judge: QueryEncoder | None
-    trained_folder: Path | None  # a trained tower's folder (its record, its answered questions), else None
+    trained_folder: Path | None  # a trained tower's folder (its answered questions), else None
+    trained_record: dict | None  # how a trained tower was made (its fusion weights), else None
 
     @property
     def dim(self) -> int: ...

@@ -264,6 +264,7 @@ class Int8Embedder:
 
     judge = None  # a base encoder: its own cosines are the calibrated ones
     trained_folder = None
+    trained_record = None
 
     def __init__(self, base, folder: Path, query_threads: int = 1, batch_size: int = 32):
         self.base = base  # the fp32 Embedder: its folder, name and prompts

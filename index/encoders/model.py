@@ -191,6 +191,7 @@ class Embedder:
 
     judge = None  # a base encoder: its own cosines are the calibrated ones
     trained_folder = None
+    trained_record = None
 
     def __init__(self, model_dir: Path | None = None, name: str | None = None, batch_size: int = 32):
         if model_dir is None:

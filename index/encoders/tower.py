@@ -32,7 +32,8 @@ class QueryTunedEmbedder:
         self.name = passages.name  # the index's model: what manifests record and check
         self.model_dir = passages.model_dir
         self.query_prompt, self.passage_prompt = passages.query_prompt, passages.passage_prompt
-        self.trained_folder: Path | None = folder  # its record: fusion weights, answered questions (index.search)
+        self.trained_folder: Path | None = folder  # its answered questions (index.search.answered)
+        self.trained_record: dict | None = record  # its fusion weights (index.search.config.learned_fusion)
         # the base model's question encoder: the "no good match" floors were calibrated on its cosines
         self.judge: QueryEncoder = passages
 

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from index.firm.logstore import (
-    MAX_ID_CHARS,
     Rows,
     delete_older,
     insert,
@@ -34,6 +33,7 @@ from index.firm.logstore import (
     utc,
 )
 from index.firm.redact import redact
+from ingest.fields import MAX_ID_CHARS  # the longest article id the log keeps of a result id
 
 # the whole question log reports under one logger name, whichever module speaks
 log = logging.getLogger("index.firm.querylog")

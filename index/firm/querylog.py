@@ -39,8 +39,9 @@ import uuid
 import weakref
 from pathlib import Path
 
-from index.firm.logstore import MAX_ID_CHARS, QuestionRow, open_for_reading, read_questions, utc
+from index.firm.logstore import QuestionRow, open_for_reading, read_questions, utc
 from index.firm.logwriter import STOP, Flush, LogStats, Problems, Writer, prune
+from ingest.fields import MAX_ID_CHARS  # the longest article id the log accepts
 
 __all__ = ["QueryLog", "QuestionRow", "LogStats"]
 

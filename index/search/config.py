@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 from index.encoders.base import QueryEncoder
-from index.encoders.records import read_record
 from index.search.request import MAX_QUERY_CHARS
 
 
@@ -70,10 +69,9 @@ def learned_fusion(encoder: QueryEncoder, manifest: dict) -> dict | None:
     Weights fitted on statutes (BM25 worth a quarter of the vectors) cost a FAQ
     site with its own wording; elsewhere the 1:1 fusion stays.
     """
-    folder = getattr(encoder, "trained_folder", None)
-    if folder is None:
+    record = getattr(encoder, "trained_record", None)  # a QueryEncoder (fixed vectors) has none
+    if not record:
         return None
-    record = read_record(folder)
     fusion, sources = record.get("fusion"), record.get("fusion_sources") or []
     if fusion and sources and sorted(manifest.get("sources") or []) == sorted(sources):
         return {k: fusion[k] for k in FusionWeights.names() if k in fusion}

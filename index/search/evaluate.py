@@ -23,17 +23,26 @@ class EvalSet:
     qrels: dict[str, dict[str, int]]
 
 
-def load_queries(path: Path) -> dict[str, str]:
-    out: dict[str, str] = {}
+def json_lines(path: Path, shape: str):
+    """(line number, record) of each non-blank JSON line; ValueError naming the line and the `shape`
+    expected when one is not JSON (a missing key is the caller's to report the same way)."""
     with open(path, encoding="utf-8") as fh:
         for n, line in enumerate(fh, 1):
             if not line.strip():
                 continue
             try:
-                rec = json.loads(line)
-                out[str(rec["qid"])] = str(rec["question"])
-            except (json.JSONDecodeError, KeyError) as exc:
-                raise ValueError(f"{path}:{n}: expected {{\"qid\", \"question\"}}: {exc}") from exc
+                yield n, json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}:{n}: expected {shape}: {exc}") from exc
+
+
+def load_queries(path: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for n, rec in json_lines(path, '{"qid", "question"}'):
+        try:
+            out[str(rec["qid"])] = str(rec["question"])
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"{path}:{n}: expected {{\"qid\", \"question\"}}: {exc}") from exc
     return out
 
 

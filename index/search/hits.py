@@ -51,8 +51,6 @@ class Hit:
     # Statutes cited anywhere in the article: an answering passage often sits above the
     # article's 相关法条参考 list, and the reader still wants to know which laws apply.
     article_statutes: list[str] = field(default_factory=list)
-    # The cross-encoder's logit, when a reranker (LAWFAQ_RERANKER) read this passage
-    rerank_score: float | None = None
     # Articles whose passage is a near-copy of this one, best ranked first ("相同内容也见于")
     also_in: list[Copy] = field(default_factory=list)
 

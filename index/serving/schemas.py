@@ -53,7 +53,6 @@ class HitOut(BaseModel):
     score: float = Field(description="Fused ranking score (relative; not comparable across queries)")
     dense_score: float | None = Field(description="Embedding cosine similarity, when computed")
     bm25_score: float | None = Field(description="BM25 score, when the passage matched lexically")
-    rerank_score: float | None = Field(None, description="Cross-encoder reranker logit, when a reranker read the passage")
     statutes: list[str] = Field(description="Statutes the passage cites, e.g. 民法典第1077条")
     matched_terms: list[str] = Field(description="Query words found in the passage")
     match_spans: list[tuple[int, int]] = Field(description="[start, end) of each match in `passage`")

@@ -15,9 +15,9 @@ from collections.abc import Callable
 
 import pytest
 
-from index.storage.layout import IndexDir
 from index.search.searcher import Searcher
 from index.serving.shared import SharedSearcher
+from index.storage.layout import IndexDir
 
 THREADS = 4
 SEARCHES_PER_THREAD = 30

@@ -23,8 +23,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from index.search.request import MAX_K, InvalidQuery, SearchRequest
-from index.storage.fields import normalize_category
 from index.search.searcher import Searcher
+from index.storage.fields import normalize_category
 
 pytestmark = pytest.mark.slow
 

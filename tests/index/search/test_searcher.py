@@ -7,11 +7,11 @@ import shutil
 import numpy as np
 import pytest
 
-from index.storage.dense import build_dense, search_dense
 from index.search.hits import text_fragment
-from index.storage.layout import IndexDir, IndexNotFound
 from index.search.request import InvalidQuery
 from index.search.searcher import ModelMismatch, Searcher
+from index.storage.dense import build_dense, search_dense
+from index.storage.layout import IndexDir, IndexNotFound
 
 pytestmark = pytest.mark.slow
 

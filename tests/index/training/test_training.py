@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.encoders.int8 import EXPORT_VERSION
 from index.encoders.base import ModelUnavailable
+from index.encoders.int8 import EXPORT_VERSION
 from index.search.searcher import Searcher
 from index.storage.store import MetaStore
 from index.training.artifact import RECORD, read_record
