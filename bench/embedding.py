@@ -40,7 +40,7 @@ def shipped_passages() -> list[str]:
     from ingest.chunk import chunk_article
     from ingest.load import load
 
-    return [embed_text(a.title, p.text) for a in load(SHIPPED_CORPUS).articles for p in chunk_article(a)]
+    return [embed_text(a.title, p.text, p.heading) for a in load(SHIPPED_CORPUS).articles for p in chunk_article(a)]
 
 
 def measure(embedder, n: int, matmul: dict, seed: int = 0) -> dict:

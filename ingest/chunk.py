@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from ingest.records import Article, Passage
+from ingest.structure import SECTION_CHARS, has_structure, structured_passages
 
 TARGET_CHARS = 300
 # multilingual-e5 spends about 0.7-1.0 tokens per Chinese character; 450
@@ -124,8 +125,33 @@ def chunk_body(body: str) -> list[tuple[int, int, str]]:
     """Return (start, end, heading_path) for each passage of `body`.
 
     Spans are trimmed of surrounding whitespace; together they cover every
-    non-whitespace character of the body.
+    non-whitespace character of the body. An article with headings is cut
+    along its structure (`ingest.structure`: sections, whole lists); one
+    without (a statute, a plain note) by packing sentences.
     """
+    if has_structure(body, _line_heading, _LIST_ITEM):
+        return structured_passages(body, _line_heading, _LIST_ITEM, lambda s, e: _sentence_pieces(body, s, e))
+    return _packed_sentences(body)
+
+
+def _sentence_pieces(body: str, start: int, end: int) -> list[tuple[int, int]]:
+    """body[start:end] cut between sentences into pieces of at most SECTION_CHARS (no overlap)."""
+    pieces: list[tuple[int, int]] = []
+    cur_start = cur_end = None
+    for u in _sentence_units(body[start:end]):
+        s, e = start + u.start, start + u.end
+        if cur_start is not None and e - cur_start > SECTION_CHARS:
+            pieces.append(_trimmed(body, cur_start, cur_end))
+            cur_start = None
+        cur_start = s if cur_start is None else cur_start
+        cur_end = e
+    if cur_start is not None:
+        pieces.append(_trimmed(body, cur_start, cur_end))
+    return [(s, e) for s, e in pieces if e > s]
+
+
+def _packed_sentences(body: str) -> list[tuple[int, int, str]]:
+    """Sentences packed to TARGET_CHARS with one sentence of overlap, headings starting passages."""
     units = _sentence_units(body)
     spans: list[tuple[int, int, str]] = []
     headings: dict[int, str] = {}

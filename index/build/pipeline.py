@@ -27,6 +27,7 @@ from index.build.guards import BuildRefused, check_shrink, require_articles
 from index.build.manifest import FORMAT, MANIFEST_KEYS, check_manifest, code_version, make_manifest
 from index.build.options import BuildOptions
 from index.build.report import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_REFUSED, BuildReport
+from index.build.template import mark_template
 from index.build.texts import PIPELINE_VERSION, article_hash, embed_text, lexical_text
 from index.storage.layout import MANIFEST, IndexDir, IndexLocked, fsync_tree, write_atomic
 from index.storage.store import EmbeddingCache, MetaStore, text_hash
@@ -246,7 +247,7 @@ def _chunk(run: _Run) -> None:
         store.add_article(a, run.new_hashes[a.id])
         for p in chunk_article(a):
             tokens = tokenizer.tokens(lexical_text(a.title, p.heading, p.text))
-            etext = embed_text(a.title, p.text)
+            etext = embed_text(a.title, p.text, p.heading)
             h = text_hash(etext)
             store.add_passage(pos, p, h, tokens)
             run.token_lists.append(tokens)
@@ -255,8 +256,9 @@ def _chunk(run: _Run) -> None:
             pos += 1
     store.commit()
     run.report.passages_total = pos
-    log.info("%d passages (%d reused, %d from new or changed articles)", pos, run.report.passages_reused,
-             len(run.todo_texts))
+    template = mark_template(store)
+    log.info("%d passages (%d reused, %d from new or changed articles; %d template)", pos,
+             run.report.passages_reused, len(run.todo_texts), template)
 
 
 def _open_writer(run: _Run) -> Writer:

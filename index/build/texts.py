@@ -5,7 +5,7 @@ from ingest.ids import content_hash
 from ingest.records import Article
 
 # Bump when chunking or tokenization changes: every article is then "changed".
-PIPELINE_VERSION = "chunk4-tok1"
+PIPELINE_VERSION = "chunk5-tok1"
 
 
 def article_hash(a: Article) -> str:
@@ -14,9 +14,10 @@ def article_hash(a: Article) -> str:
     )
 
 
-def embed_text(title: str, passage_text: str) -> str:
-    """What the model sees: the title gives a passage its topic."""
-    return f"{title}\n{passage_text}"
+def embed_text(title: str, passage_text: str, heading: str = "") -> str:
+    """What the model sees: the title gives a passage its topic, the heading path its sub-question
+    (a FAQ heading is usually the question its section answers: "N到底怎么算")."""
+    return f"{title}\n{heading}\n{passage_text}" if heading else f"{title}\n{passage_text}"
 
 
 def lexical_text(title: str, heading: str, passage_text: str) -> str:

@@ -132,10 +132,10 @@ class TableReader:
             parts.append(row)
         return np.frombuffer(b"".join(parts), self.dtype).reshape(*ids.shape, self.width)
 
-    def __del__(self) -> None:
+    def __del__(self, _close=os.close) -> None:  # os.close bound now: at shutdown module globals may be gone
         fd = getattr(self, "_fd", None)
         if fd is not None:
-            os.close(fd)
+            _close(fd)
 
 
 def table_reader(session, model_path: Path) -> TableReader | None:

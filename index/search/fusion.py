@@ -78,6 +78,8 @@ def shape_grouped(
     per_article: int = 2,
     dup_threshold: float = 0.7,
     max_articles: int | None = None,
+    more: dict[int, list[int]] | None = None,
+    more_per_card: int = 3,
 ) -> tuple[list[int], dict[int, list[int]]]:
     """Passages in order, at most `per_article` per article; a near-duplicate of one already taken is
     folded into it instead of shown again.
@@ -93,16 +95,24 @@ def shape_grouped(
 
     Returns (taken positions, taken position -> folded positions). Stops after `k` taken
     passages, or once `max_articles` distinct articles (taken or folded) are in (evaluation needs
-    the first 100 articles, not every candidate shaped).
+    the first 100 articles, not every candidate shaped). `more`, when given, collects for each
+    article's first taken passage the article's further ranked passages that the cap left out
+    (at most `more_per_card`, in ranked order): the card's "本文其他相关段落".
     """
     taken: list[int] = []
     folded: dict[int, list[int]] = {}
     per: dict = {}
     listed: set = set()  # articles taken or folded
     seen = _ShownShingles(dup_threshold)
+    first_of: dict = {}  # article -> its first taken passage
     for pos in ranked:
         art = article_of[pos]
         if per.get(art, 0) >= per_article:
+            # not a card of its own, but still what the article's card stands for: a later near-copy of
+            # it folds into that card, as it would into this passage's card without the cap
+            seen.add(shingles(text_of(pos)), first_of[art])
+            if more is not None and len(more.setdefault(first_of[art], [])) < more_per_card:
+                more[first_of[art]].append(pos)
             continue
         sh = shingles(text_of(pos))
         original = seen.original_of(sh)
@@ -114,6 +124,7 @@ def shape_grouped(
                     break
             continue
         taken.append(pos)
+        first_of.setdefault(art, pos)
         per[art] = per.get(art, 0) + 1
         listed.add(art)
         seen.add(sh, pos)

@@ -25,6 +25,20 @@ class Copy:
 
 
 @dataclass
+class Excerpt:
+    """Another passage of a hit's article that matches the question too ("本文其他相关段落").
+
+    One card per article: the article's best passage is the card, these are one click away."""
+
+    passage_id: str
+    heading: str
+    passage: str
+    start: int
+    end: int
+    link: str
+
+
+@dataclass
 class Hit:
     """One passage that answers the query, with everything the page shows."""
 
@@ -53,6 +67,8 @@ class Hit:
     article_statutes: list[str] = field(default_factory=list)
     # Articles whose passage is a near-copy of this one, best ranked first ("相同内容也见于")
     also_in: list[Copy] = field(default_factory=list)
+    # The article's further matching passages, best first (one card per article by default)
+    more: list[Excerpt] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)

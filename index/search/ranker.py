@@ -213,21 +213,74 @@ class Ranker:
             ranked = [p for p in ranked if p in cited] + extra + [p for p in ranked if p not in cited]
             for p in extra:
                 fused[p] = 0.0
+        ranked = self._without_template(ranked, fused, dense_score, cited)
         return Ranking(ranked, fused, dense_score, bm25_score, cited, tokens, read_as, judge)
 
-    def shape(self, ranked: list[int], k: int,
-               max_articles: int | None = None) -> tuple[list[int], dict[int, PassageRow], dict[int, list[int]]]:
+    def _without_template(self, ranked: list[int], fused: dict[int, float],
+                          dense: dict[int, float] | None = None, cited: set[int] | None = None) -> list[int]:
+        """`ranked` with what a card should not show replaced, where it stands, by a better passage of
+        the same article: a template passage (ingest.template: the closing section, a disclaimer) by
+        the article's ranked plain passage closest to the question in meaning (else its first
+        passage that is not template); an intro (the story-telling opening before the first section)
+        likewise, when any of the article's sections ranked at all.
+
+        Why replace rather than drop: the passage ranked because its article is relevant (it lists the
+        statute asked about, or retells the asker's situation), so the article keeps its place; only
+        what the card shows changes. An intro restates the question in the asker's words and so
+        matches it best, while the answer sits in a section; among the sections, the words the intro
+        shares with the question say little, so the stand-in is chosen by meaning (dense cosine).
+        A stand-in for a passage citing the statute asked about counts as citing it (`cited`): its
+        article does, in the list the card does not show.
+        """
+        template, lead = self.version.template, self.version.lead
+        if not (len(template) and template.any()) and not (len(lead) and lead.any()):
+            return ranked
+        avoid = (template | lead) if len(lead) else template
+        article_of = self.version.article_idx
+        dense = dense or {}
+        best_plain: dict[int, int] = {}  # article -> its plain passage closest in meaning (dense), else first
+        for p in ranked:
+            if not avoid[p]:
+                a = int(article_of[p])
+                if a not in best_plain or dense.get(p, -1.0) > dense.get(best_plain[a], -1.0):
+                    best_plain[a] = p
+        out: list[int] = []
+        seen: set[int] = set()
+        for p in ranked:
+            q = p
+            if avoid[p]:
+                q = best_plain.get(int(article_of[p]))
+                if q is None:
+                    q = self._first_plain(int(article_of[p]), p) if template[p] else p
+                fused[q] = max(fused.get(q, float("-inf")), fused.get(p, 0.0))
+                if cited is not None and p in cited:
+                    cited.add(q)
+            if q not in seen:
+                seen.add(q)
+                out.append(q)
+        return out
+
+    def _first_plain(self, article: int, fallback: int) -> int:
+        """The article's first passage in reading order that is not template (else `fallback`)."""
+        positions = self.version.article_positions().get(self.version.article_ids[article], ())
+        return next((p for p in positions if not self.version.template[p]), fallback)
+
+    def shape(self, ranked: list[int], k: int, max_articles: int | None = None, per_article: int | None = None,
+              more: dict[int, list[int]] | None = None,
+              ) -> tuple[list[int], dict[int, PassageRow], dict[int, list[int]]]:
         """At most `per_article` passages per article, near-duplicates folded into the hit they copy,
         `k` at most (`index.search.fusion.shape_grouped`).
 
         Looks at the first max(60, 12k) ranked passages, reading their rows
         lazily (`PassageWindow`): a page search stops after about k of them.
         Returns the chosen positions, the rows read (the chosen and folded ones among them)
-        and each chosen position's folded near-duplicates.
+        and each chosen position's folded near-duplicates; `more` (when given) collects each card's
+        further passages of the same article that the per-article cap left out.
         """
         window = PassageWindow(self.version.store, ranked[: max(60, k * 12)], chunk=min(k, max_articles or k) + 4)
         chosen, folded = shape_grouped(window.present(), self.version.article_idx, lambda p: window.rows[p].text, k,
-                                       self.config.per_article, self.config.dup_threshold, max_articles)
+                                       per_article or self.config.per_article, self.config.dup_threshold,
+                                       max_articles, more)
         return chosen, window.rows, folded
 
     def rank_articles(self, query: str, mode: str = "hybrid", k: int = 100) -> list[str]:

@@ -98,8 +98,8 @@ def parse_text(query: Any, limit: int | None = MAX_QUERY_CHARS) -> str:
     return clean_query(query, limit)
 
 
-def parse_k(k: Any) -> int:
-    """A whole number 1..MAX_K (int, numpy integer, or a digit string)."""
+def parse_k(k: Any, param: str = "k") -> int:
+    """A whole number 1..MAX_K (int, numpy integer, or a digit string); InvalidQuery names `param`."""
     value: int | None = None
     if isinstance(k, str) and _DIGITS.fullmatch(k.strip()):
         value = int(k.strip())
@@ -107,10 +107,10 @@ def parse_k(k: Any) -> int:
         value = int(k)
     if value is None:
         kind = "not a number" if isinstance(k, float) and not math.isfinite(k) else type(k).__name__
-        raise InvalidQuery("k", f"must be a whole number from 1 to {MAX_K}, not {_shown(k)} ({kind})",
-                           f"结果数量 k 应为 1 到 {MAX_K} 的整数")
+        raise InvalidQuery(param, f"must be a whole number from 1 to {MAX_K}, not {_shown(k)} ({kind})",
+                           f"结果数量 {param} 应为 1 到 {MAX_K} 的整数")
     if not 1 <= value <= MAX_K:
-        raise InvalidQuery("k", f"must be from 1 to {MAX_K}, not {value}", f"结果数量 k 应为 1 到 {MAX_K} 的整数")
+        raise InvalidQuery(param, f"must be from 1 to {MAX_K}, not {value}", f"结果数量 {param} 应为 1 到 {MAX_K} 的整数")
     return value
 
 
@@ -183,15 +183,19 @@ class SearchRequest:
     date_from: dt.date | None = None
     date_to: dt.date | None = None
     mode: str = "hybrid"
+    # passages per article: None = one card per article (its best passage, the rest under "more");
+    # a notebook or API client asking for raw passages sets it higher
+    per_article: int | None = None
 
     @classmethod
     def parse(cls, query: Any, k: Any = 5, category: Any = None, date_from: Any = None, date_to: Any = None,
-              mode: Any = "hybrid", *, max_query_chars: int | None = MAX_QUERY_CHARS) -> SearchRequest:
+              mode: Any = "hybrid", *, max_query_chars: int | None = MAX_QUERY_CHARS,
+              per_article: Any = None) -> SearchRequest:
         """The request for these raw arguments, or InvalidQuery naming the first bad parameter."""
         request = cls(
             query=parse_text(query, max_query_chars), k=parse_k(k), categories=parse_categories(category),
             date_from=parse_date("date_from", date_from), date_to=parse_date("date_to", date_to),
-            mode=parse_mode(mode),
+            mode=parse_mode(mode), per_article=None if per_article is None else parse_k(per_article, "per_article"),
         )
         if request.date_from and request.date_to and request.date_from > request.date_to:
             raise InvalidQuery("date_from",
@@ -207,4 +211,5 @@ class SearchRequest:
         """Keyword arguments for `Searcher.search` that parse back to this same request."""
         return {"query": self.query, "k": self.k, "category": list(self.categories) or None,
                 "date_from": self.date_from.isoformat() if self.date_from else None,
-                "date_to": self.date_to.isoformat() if self.date_to else None, "mode": self.mode}
+                "date_to": self.date_to.isoformat() if self.date_to else None, "mode": self.mode,
+                **({"per_article": self.per_article} if self.per_article is not None else {})}

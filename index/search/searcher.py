@@ -20,7 +20,8 @@ from pathlib import Path
 
 from index.search.answered import trained_memory
 from index.search.config import FusionWeights, SearchConfig, learned_fusion
-from index.search.hits import Copy, Hit, HitList, article_link, best_sentence, link_for
+from index.search.hits import Copy, Excerpt, Hit, HitList, article_link, best_sentence, link_for
+from index.search.judge import NOTHING_MESSAGE, WEAK_MESSAGE, coverage, relevance
 from index.search.ranker import Ranker, Ranking
 from index.search.request import SearchRequest, parse_text
 from index.search.slots import FairSlots
@@ -180,8 +181,10 @@ class Searcher:
     # ---- search -------------------------------------------------------------
     def search(self, query: str, k: int = 5, category: str | list[str] | None = None,
                date_from: str | dt.date | None = None, date_to: str | dt.date | None = None,
-               mode: str = "hybrid") -> HitList:
-        """The few passages that answer `query`, best first (at most `k`).
+               mode: str = "hybrid", per_article: int | None = None) -> HitList:
+        """The few passages that answer `query`, best first (at most `k`): one card per article, its
+        best passage, the article's other matching passages in `Hit.more` (`per_article=N`: up to N
+        passages of one article as cards of their own, raw).
 
         Every argument is checked by `SearchRequest.parse` first: a bad `k`,
         category, date or mode raises `InvalidQuery` (a ValueError) naming it,
@@ -189,7 +192,7 @@ class Searcher:
         filter. A blank query is not an error: no hits, message "请输入问题".
         """
         request = SearchRequest.parse(query, k, category, date_from, date_to, mode,
-                                      max_query_chars=self.config.max_query_chars)
+                                      max_query_chars=self.config.max_query_chars, per_article=per_article)
         return self.search_request(request)
 
     def search_request(self, request: SearchRequest) -> HitList:
@@ -222,45 +225,61 @@ class Searcher:
         ranker = self.ranker(version=v)
         ranking = ranker.rank(query, mode, mask, timings)
         t = time.perf_counter()
-        chosen, texts, folded = ranker.shape(ranking.ranked, request.k)
-        hits = self._make_hits(v, query, chosen, texts, ranking, folded)
+        more: dict[int, list[int]] = {}
+        chosen, texts, folded = ranker.shape(ranking.ranked, request.k, per_article=request.per_article, more=more)
+        hits = self._make_hits(v, query, chosen, texts, ranking, folded, more)
         timings["shaping_ms"] = (time.perf_counter() - t) * 1000
         if mode != "bm25" and ranking.judge_dense is None and self.embedder.judge is not None:
             t = time.perf_counter()
             scores, _ = v.retrieval.dense_top(self.embedder.judge.encode_queries([ranking.read_as])[0], 1, mask)
             ranking.judge_dense = float(scores[0]) if len(scores) else None
             timings["judge_ms"] = (time.perf_counter() - t) * 1000
+        hits, weak, message = self._judge(v, hits, ranking, mode)
         timings["total_ms"] = (time.perf_counter() - started) * 1000
-        weak, message = self._judge(hits, ranking, mode)
         return HitList(hits, query=query, weak=weak, message=message, timings=timings, version=v.name,
                        read_as=ranking.read_as if ranking.read_as != query else None)
 
-    def _judge(self, hits, ranking: Ranking, mode) -> tuple[bool, str]:
+    def _judge(self, v: LoadedVersion, hits: list[Hit], ranking: Ranking, mode: str) -> tuple[list[Hit], bool, str]:
+        """(the cards worth showing, weak, message): "no good match" when the first card's relevance
+        (`index.search.judge`) is below `weak_below`; otherwise the cards after the first that fall
+        below it are not shown (a small site is not padded with unrelated articles)."""
         if not hits:
-            return True, "没有找到相关内容，请换个说法再试试。"
-        if ranking.cited:
-            return False, ""
-        if mode == "bm25" or not ranking.dense_score:
-            return False, ""
+            return hits, True, NOTHING_MESSAGE
+        if ranking.cited or mode == "bm25" or not ranking.dense_score:
+            return hits, False, ""
+        cfg = self.config
+        words = self.tokenizer.highlight_terms(ranking.read_as, ranking.tokens)
+        bodies = v.store.articles(h.article_id for h in hits)
+
+        def score(hit: Hit, cosine: float) -> float:
+            art = bodies.get(hit.article_id)
+            text = f"{art.title}\n{art.body}" if art else hit.passage
+            return relevance(cosine, coverage(words, text), cfg.coverage_weight)
+
         # a tower's cosines sit elsewhere (trained with a sharp softmax): judge on the base model's, as calibrated
         best_dense = ranking.judge_dense if ranking.judge_dense is not None else max(ranking.dense_score.values())
-        best_bm25 = max(ranking.bm25_score.values()) if ranking.bm25_score else 0.0
-        cfg = self.config
-        if best_dense < cfg.weak_floor or (best_dense < cfg.sure_floor and best_bm25 < cfg.bm25_support):
-            return True, "没有找到很贴切的答案，下面是最接近的结果，仅供参考；可以换个说法或补充细节再试。"
-        return False, ""
+        if score(hits[0], best_dense) < cfg.weak_below:
+            return hits, True, WEAK_MESSAGE
+        if ranking.judge_dense is not None:  # per-card cosines are the tower's: no per-card judgment
+            return hits, False, ""
+        best_of = _best_cosine_per_article(v, ranking.dense_score)
+        kept = [hits[0]] + [h for h in hits[1:] if score(h, best_of.get(h.article_id, 0.0)) >= cfg.weak_below]
+        for rank, h in enumerate(kept, start=1):
+            h.rank = rank
+        return kept, False, ""
 
     def _make_hits(self, v, query, chosen, texts, ranking: Ranking,
-                   folded: dict[int, list[int]] | None = None) -> list[Hit]:
-        folded = folded or {}
+                   folded: dict[int, list[int]] | None = None, more: dict[int, list[int]] | None = None) -> list[Hit]:
+        folded, more = folded or {}, more or {}
         copies = [q for p in chosen for q in folded.get(p, ())]
         heads = v.store.article_heads(texts[p].article_id for p in chosen)  # row + statutes cited in it
         copy_heads = v.store.articles(texts[q].article_id for q in copies) if copies else {}
         hits = []
+        marks = self.tokenizer.highlight_terms(ranking.read_as, ranking.tokens)
         for rank, pos in enumerate(chosen, start=1):
             row = texts[pos]
             art, art_statutes = heads[row.article_id]
-            spans = self.tokenizer.match_spans(ranking.read_as, row.text, tokens=ranking.tokens)
+            spans = self.tokenizer.match_spans(ranking.read_as, row.text, tokens=marks)
             best = best_sentence(row.text, spans)
             hits.append(
                 Hit(
@@ -274,9 +293,15 @@ class Searcher:
                     article_statutes=art_statutes,
                     also_in=[self._copy(texts[q], copy_heads[texts[q].article_id]) for q in folded.get(pos, ())
                              if texts[q].article_id in copy_heads],
+                    more=[self._excerpt(texts[q], art.url) for q in more.get(pos, ()) if q in texts],
                 )
             )
         return hits
+
+    def _excerpt(self, row: PassageRow, url: str | None) -> Excerpt:
+        """Another matching passage of a card's article, with a link that scrolls to it."""
+        return Excerpt(passage_id=row.id, heading=row.heading, passage=row.text, start=row.start, end=row.end,
+                       link=link_for(url, row.article_id, row.id, row.text[:60], self.base_url))
 
     def _copy(self, row: PassageRow, article) -> Copy:
         """A folded near-duplicate: the other article that says the same, with a link to its passage."""
@@ -324,3 +349,13 @@ class Searcher:
         ids = [a for a in ordered if a != article_id][:k]
         arts = v.store.articles(ids)
         return [(i, arts[i].title) for i in ids if i in arts]
+
+
+def _best_cosine_per_article(v: LoadedVersion, dense_score: dict[int, float]) -> dict[str, float]:
+    """article id -> the best cosine among its candidate passages."""
+    best: dict[str, float] = {}
+    for pos, cosine in dense_score.items():
+        aid = v.article_ids[int(v.article_idx[pos])]
+        if cosine > best.get(aid, float("-inf")):
+            best[aid] = cosine
+    return best

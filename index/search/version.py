@@ -41,6 +41,10 @@ class LoadedVersion:
     category_codes: dict[str, list[int]] = field(default_factory=dict)
     # answers "top-n BM25 / dense positions under a filter": FAISS+bm25s here, or Milvus
     retrieval: object = None
+    # pos -> whether the passage is the site's template (learned at build: ingest.template)
+    template: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    # pos -> whether the passage is an article's intro (before its first heading, in an article with sections)
+    lead: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     _article_positions: dict[str, list[int]] | None = None
     _pinyin: PinyinReader | None = None
     _pinyin_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -99,7 +103,17 @@ def load_version(path: Path) -> LoadedVersion:
         name=path.name, path=path, manifest=manifest, store=store, dense=dense, lexical=lexical, retrieval=retrieval,
         article_idx=article_idx, article_ids=list(art_index), category_of=category_of,
         categories=list(cat_index), date_of=date_of, category_codes=codes,
+        template=_mask_of(store.template_positions(), len(rows)), lead=_mask_of(store.lead_positions(), len(rows)),
     )
+
+
+def _mask_of(positions: set[int], n: int) -> np.ndarray:
+    mask = np.zeros(n, bool)
+    marked = [p for p in positions if 0 <= p < n]
+    mask[marked] = True
+    return mask
+
+
 def passage_filter(v: LoadedVersion, request: SearchRequest) -> PassageFilter | None:
     """Passages the filters let through, or None for no filter (validated in `SearchRequest`)."""
     if not request.has_filter:

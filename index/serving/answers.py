@@ -61,6 +61,8 @@ def finish_hits(hits: list[dict], request: Request, settings: Settings) -> None:
         for copy in hit.get("also_in", []):
             copy["link"] = _absolute(copy["link"], page)
             copy["article_url"] = f"{api}/articles/{quote(copy['article_id'], safe='')}"
+        for excerpt in hit.get("more", []):
+            excerpt["link"] = _absolute(excerpt["link"], page)
 
 
 def article_out(row: ArticleRow, passages: list[PassageRow], base: str) -> dict:

@@ -49,6 +49,9 @@ CSS = """
                  padding: 0 .35rem; margin-left: .4rem; vertical-align: middle; font-weight: 400; }
 .lf-more { font-size: .85rem; margin-top: .3rem; }
 .lf-copies { font-size: .82rem; color: #4b5563; margin-top: .35rem; }
+.lf-others { font-size: .85rem; color: #374151; margin-top: .35rem; }
+.lf-others summary { cursor: pointer; color: #4b5563; }
+.lf-others p { margin: .3rem 0 .3rem .8rem; }
 .lf-copies a { margin-right: .6rem; }
 .lf-body { line-height: 1.85; overflow-wrap: anywhere; }
 .lf-body h3, .lf-body h4 { margin: 1.1rem 0 .4rem 0; }
@@ -242,6 +245,17 @@ def copies_html(copies, query: str, question_id: str | None = None, shown: int =
     return f'<div class="lf-copies"><span class="lf-tags-label">相同内容也见于</span>{links}{more}</div>'
 
 
+def others_html(excerpts, query: str, question_id: str | None = None, chars: int = 120) -> str:
+    """"本文其他相关段落": the card's article's other matching passages, folded away ('' when none).
+    One card per article keeps the list to distinct answers; these stay one click away."""
+    if not excerpts:
+        return ""
+    items = "".join(
+        f'<p>{link_html(with_query(e.link, query, question_id), esc(e.heading.split(" > ")[-1] or "（开头）"), "lf-copy")}'
+        f' {text_html(e.passage.lstrip("# ")[:chars])}{"…" if len(e.passage) > chars else ""}</p>' for e in excerpts)
+    return f'<details class="lf-others"><summary>本文其他相关段落（{len(excerpts)}）</summary>{items}</details>'
+
+
 def hit_html(hit, query: str, weak: bool, question_id: str | None = None) -> str:
     link = with_query(hit.link, query, question_id)
     title = esc(hit.title)
@@ -270,6 +284,7 @@ def hit_html(hit, query: str, weak: bool, question_id: str | None = None) -> str
         f'<div class="lf-passage">{highlight(hit.passage, hit.match_spans, tuple(hit.best_sentence))}</div>'
         + (f'<div class="lf-tags">{statutes}</div>' if statutes else "")
         + copies_html(getattr(hit, "also_in", []), query, question_id)
+        + others_html(getattr(hit, "more", []), query, question_id)
         + f'<div class="lf-more">{link_html(link, "阅读原文" + source_note, "lf-read")}</div>'
         "</div>"
     )

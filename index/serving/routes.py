@@ -74,11 +74,11 @@ def _check_query(q: str) -> str:
 
 
 def _search_request(query: str, k: int, category: list[str] | None, date_from: str | None,
-                    date_to: str | None, mode: str) -> SearchRequest:
+                    date_to: str | None, mode: str, per_article: int | None = None) -> SearchRequest:
     """The validated request, exactly as `Searcher.search` would build it; a bad value is a 400."""
     try:
         return SearchRequest.parse(query, k, category, date_from, date_to, mode,
-                                   max_query_chars=MAX_QUERY_CHARS)
+                                   max_query_chars=MAX_QUERY_CHARS, per_article=per_article)
     except InvalidQuery as exc:
         raise ApiError(400, invalid_message(exc), {"param": exc.param}) from None
 
@@ -121,10 +121,14 @@ def search(
                                          examples=["2025-12-31"])] = None,
     mode: Annotated[Mode, Query(description="hybrid (best), bm25 (words only) or dense "
                                             "(meaning only)")] = "hybrid",
+    per_article: Annotated[int | None, Query(ge=1, le=MAX_K, description=(
+        "Passages of one article as hits of their own, at most (default: one card per article, its other "
+        "matching passages under `more`)"))] = None,
 ) -> dict:
-    """Best passages first, at most two per article, with highlights, cited statutes and
-    absolute links. `weak` says when nothing answers well (show `message` then)."""
-    wanted = _search_request(_check_query(q), k, category, date_from, date_to, mode)
+    """Best passages first, one per article (its other matching passages under `more`), with
+    highlights, cited statutes and absolute links. `weak` says when nothing answers well (show
+    `message` then); cards that do not match well enough are left out rather than padded in."""
+    wanted = _search_request(_check_query(q), k, category, date_from, date_to, mode, per_article)
     filters = {name: value for name, value in wanted.as_kwargs().items() if name != "query"}
     with state.service.use() as searcher:
         hits = searcher.search(**wanted.as_kwargs())

@@ -35,6 +35,15 @@ class CopyOut(BaseModel):
     published: str | None
 
 
+class ExcerptOut(BaseModel):
+    passage_id: str
+    heading: str = Field(description="The section heading the passage sits under")
+    passage: str = Field(description="The passage, verbatim from the article body")
+    start: int = Field(description="Offset of the passage in the article body")
+    end: int
+    link: str = Field(description="Absolute deep link to this passage (source page or article view)")
+
+
 class HitOut(BaseModel):
     rank: int = Field(description="1 = best")
     passage_id: str
@@ -64,6 +73,9 @@ class HitOut(BaseModel):
     also_in: list[CopyOut] = Field(default_factory=list, description=(
         "Other articles whose passage is a near-copy of this one (a templated sister page, the same "
         "provision in another law), folded into this hit instead of shown again; best ranked first"))
+    more: list[ExcerptOut] = Field(default_factory=list, description=(
+        "The article's other passages that match the question too, best first (one card per article; "
+        "ask with per_article=N for up to N passages of an article as hits of their own)"))
 
 
 class SearchOut(BaseModel):

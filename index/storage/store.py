@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS passages (
 );
 CREATE INDEX IF NOT EXISTS passages_article ON passages(article_id);
 CREATE TABLE IF NOT EXISTS statutes (key TEXT NOT NULL, pos INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS template (pos INTEGER PRIMARY KEY);
 CREATE INDEX IF NOT EXISTS statutes_key ON statutes(key);
 """
 
@@ -124,6 +125,32 @@ class MetaStore:
 
     def commit(self) -> None:
         self.db.commit()
+
+    def set_template(self, positions: Iterable[int]) -> None:
+        """Mark exactly these passages as the site's template (never a card's passage; index.search)."""
+        self.db.execute("DELETE FROM template")
+        self.db.executemany("INSERT INTO template VALUES (?)", [(int(p),) for p in positions])
+
+    def template_positions(self) -> set[int]:
+        """Passages marked as template; none for a version built before templates were learned."""
+        try:
+            return {r[0] for r in self.db.execute("SELECT pos FROM template")}
+        except sqlite3.OperationalError:  # no such table: an older version
+            return set()
+
+    def lead_positions(self) -> set[int]:
+        """Passages that open an article with sections, before its first heading (its intro)."""
+        return {r[0] for r in self.db.execute(
+            "SELECT pos FROM passages WHERE heading = '' AND article_id IN "
+            "(SELECT DISTINCT article_id FROM passages WHERE heading != '')")}
+
+    def bodies(self) -> Iterator[tuple[str, str, str | None]]:
+        """(id, body, category) of every article."""
+        yield from self.db.execute("SELECT id, body, category FROM articles")
+
+    def passage_spans(self) -> Iterator[tuple[int, str, int, int]]:
+        """(pos, article id, start, end) of every passage."""
+        yield from self.db.execute('SELECT pos, article_id, start, "end" FROM passages ORDER BY pos')
 
     # ---- reads -----------------------------------------------------------
     def counts(self) -> tuple[int, int]:

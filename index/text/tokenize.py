@@ -254,6 +254,15 @@ class LegalTokenizer:
         return toks
 
     # ----------------------------------------------------------- highlighting
+    def highlight_terms(self, query: str, tokens: list[str] | None = None) -> list[str]:
+        """The query's terms worth marking in a passage: words of two or more characters (and their
+        synonyms), never a stray single character (不, 退, 拿 mark everything and mean nothing); a
+        single character only when it is the whole question or a legal term on its own
+        (`SINGLE_CHAR_TERMS`)."""
+        tokens = self.query_tokens(query) if tokens is None else tokens
+        whole = self.normalize(query).strip()
+        return [t for t in tokens if len(t) >= 2 or t == whole or t in SINGLE_CHAR_TERMS]
+
     def match_spans(self, query: str, text: str, *, min_len: int = 1,
                     tokens: list[str] | None = None) -> list[tuple[int, int]]:
         """(start, end) spans of ``text`` (original coordinates, end exclusive)
@@ -291,6 +300,10 @@ class LegalTokenizer:
             else:
                 spans.append((s, e))
         return spans
+
+
+# one-character words that are legal terms in their own right, marked even alone
+SINGLE_CHAR_TERMS = frozenset({"罪", "税"})
 
 
 @lru_cache(maxsize=1)

@@ -18,7 +18,7 @@ def test_ray_actor_pool_embeds_exactly_like_the_local_loop(tmp_path, small_corpu
     from ingest.load import LoadConfig, load_many
 
     articles = load_many([str(small_corpus)], LoadConfig()).articles
-    texts = [embed_text(a.title, p.text) for a in articles for p in chunk_article(a)][:24]
+    texts = [embed_text(a.title, p.text, p.heading) for a in articles for p in chunk_article(a)][:24]
     hashes = [text_hash(t) for t in texts]
     _start_local_ray(ray)
     try:

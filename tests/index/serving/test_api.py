@@ -147,6 +147,17 @@ def test_search_lists_a_near_copy_under_the_hit_it_copies(client, server):
     assert client.get(copy["article_url"]).json()["id"] == copy["article_id"]
 
 
+def test_search_gives_one_card_per_article_and_raw_passages_on_request(client):
+    hits = client.get("/search", params={"q": QUESTION, "k": 5}).json()["hits"]
+    assert len({h["article_id"] for h in hits}) == len(hits)
+    more = [m for h in hits for m in h["more"]]
+    assert more and all(m["link"].startswith(PUBLIC_URL + "?article=") for m in more)
+    raw = client.get("/search", params={"q": QUESTION, "k": 5, "per_article": 3}).json()["hits"]
+    assert len({h["article_id"] for h in raw}) < len(raw)
+    bad = client.get("/search", params={"q": QUESTION, "per_article": 0})
+    assert bad.status_code == 422 and "per_article" in bad.text  # as k: out of range is 422
+
+
 def test_search_says_how_a_pinyin_question_was_read(client):
     typed = client.get("/search", params={"q": "cuishou shuo yao shangmen", "k": 3}).json()
     assert typed["query"] == "cuishou shuo yao shangmen" and "上门" in typed["read_as"]
