@@ -18,7 +18,7 @@ help:
 	@echo "make test     install runtime + dev dependencies and run the whole test suite"
 	@echo "make test-fast  the tests that need no model (well under a minute)"
 	@echo "make index    update the index from corpus/ (incremental)"
-	@echo "make eval     relevance figures on the shipped question set"
+	@echo "make eval     relevance figures on the shipped question set: articles and the cards"
 	@echo "make insights the content-gap report from the question log (var/insights.html)"
 	@echo "make train    a query tower from the shipped index's own titles and headings (~2 min)"
 	@echo "make train-stard  5-fold CV + a query tower on STARD's training questions (needs ../shared/data)"
@@ -64,7 +64,8 @@ test-fast: $(VENV)/.dev
 	$(BIN)/python -m pytest -m "not slow"
 
 eval: $(VENV)/.runtime $(INDEX)/CURRENT
-	$(BIN)/python -m index eval --index $(INDEX) --queries eval/queries.jsonl --qrels eval/qrels.tsv
+	$(BIN)/python -m index eval --index $(INDEX) --queries eval/queries.jsonl --qrels eval/qrels.tsv \
+		--answers eval/answers.jsonl --noanswer eval/noanswer.jsonl
 
 insights: $(VENV)/.runtime $(INDEX)/CURRENT
 	$(BIN)/python -m index insights --index $(INDEX) --out var/insights.html

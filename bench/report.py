@@ -349,7 +349,21 @@ def _quality(q: dict) -> list[str]:
         out += [f"> {msg}", ""]
     if q.get("sets"):
         out += ["![recall@k](recall_at_k.png)", ""]
-    return out
+    return out + _cards(q.get("cards", []))
+
+
+def _cards(rows: list[dict]) -> list[str]:
+    """The cards a client reads (index.search.answers): the first 5 cards of each question."""
+    if not rows:
+        return []
+    names = [("answer@1", "answer in card 1"), ("answer@3", "answer in cards 1-3"),
+             ("repeated_article", "two cards from one article"), ("one_char_marks", "one-character marks"),
+             ("noanswer_flagged", "unanswerable flagged"), ("answerable_flagged", "answerable flagged")]
+    table = [[r["set"], f"{r['questions']} + {r['unanswerable']}", *(_f(r[k], 3) for k, _ in names)] for r in rows]
+    return ["## 5a. Quality (the cards a client reads)", "",
+            "Hybrid search as served, first 5 cards per question; a card holds the answer when its passage "
+            "covers at least half of one labelled answer sentence (`index/search/answers.py`).", "",
+            _table(["set", "questions (answerable + unanswerable)", *(n for _, n in names)], table), ""]
 
 
 def _encoder_quality(sets: list[dict]) -> list[str]:

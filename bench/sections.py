@@ -168,7 +168,30 @@ def quality(c: Context) -> None:
         for s in q["sets"]:
             c.log(f"quality {s['set']}: " + ", ".join(f"{m} R@10 {v['recall@10']:.3f}" for m, v in s["modes"].items())
                 + f"; baseline R@10 {s['baseline']['recall@10']:.3f}")
+        q["cards"] = _cards(c, es if files else None)
         c.results["quality"] = q
+
+
+def _cards(c: Context, shipped_set) -> list[dict]:
+    """Passage-level figures (index.search.answers) of the shipped set and of the development set."""
+    from bench import answers
+    from index.search.answers import AnswerSet, load_answers, score_answers
+    from index.search.evaluate import load_queries
+
+    searcher = c.searchers["shipped corpus"]
+    out = []
+    labels, noanswer = ROOT / "eval" / "answers.jsonl", ROOT / "eval" / "noanswer.jsonl"
+    if shipped_set is not None and labels.exists():
+        answer_set = AnswerSet(shipped_set.queries, load_answers(labels),
+                               load_queries(noanswer) if noanswer.exists() else {})
+        out.append({"set": "shipped set (eval/, never tuned on)", **score_answers(searcher, answer_set)})
+    if (answers.SETS / "passages_dev.jsonl").exists():
+        dev, _ = answers.load_dev()
+        out.append({"set": "development set (bench/sets/, tuned on)", **score_answers(searcher, dev)})
+    for row in out:
+        c.log(f"cards {row['set']}: answer in card 1 {row['answer@1']:.3f}, cards 1-3 {row['answer@3']:.3f}, "
+              f"unanswerable flagged {row['noanswer_flagged']:.3f}")
+    return out
 
 
 def int8_quality(c: Context) -> None:
