@@ -28,7 +28,7 @@ from index.serving.render import (
     related_html,
     statutes_block,
 )
-from index.serving.shared import SharedSearcher
+from index.serving.shared import IndexUnavailable, SharedSearcher
 from index.settings import Settings, SettingsError, settings
 from index.storage.layout import IndexDir, IndexNotFound
 from index.text.pinyin import looks_like_pinyin
@@ -316,6 +316,8 @@ def follow_new_version(service: SharedSearcher) -> tuple[SharedSearcher | None, 
         # A newly published version needs another model. The Searcher would raise this again
         # on every search (search() refreshes first), so say what is wrong instead of crashing.
         return None, f"新发布的索引版本和当前模型不一致，暂时无法检索：{exc}"
+    except IndexUnavailable as exc:  # the served version was found damaged: say so instead of crashing
+        return None, f"索引文件已损坏，暂时无法检索，请联系网站管理员。（{exc}）"
     if searcher.refresh_error:
         st.warning(f"新发布的索引版本无法使用，页面继续使用版本 {version} 检索。原因：{searcher.refresh_error}")
     seen = st.session_state.get("_seen_version")

@@ -4,7 +4,8 @@ Each field has one accepted shape, the same for both sources:
 
 * title, category: text (one line);
 * id: text, or a whole number (CMS primary keys);
-* url: an absolute http(s) URL, stored in its canonical form (`ingest.ids.canonical_url`);
+* url: an absolute http(s) URL, stored in its canonical form (`ingest.ids.canonical_url`:
+  quotes and angle brackets percent-encoded, so it is safe in an href);
 * published (or date): an ISO date, YYYY-MM-DD (a timestamp after it, and
   year-first forms such as 2025/3/2 or 2025年3月2日, are read as that date);
 * tags: a list of texts, or one comma-separated text (`parse_tags`).
@@ -14,6 +15,11 @@ and raises `RecordError` (the caller skips it with that reason). An unusable
 category, date, tags or url costs only that field: the article is kept without
 it and a warning says what was found, so a CMS quirk never hides an answer.
 Nothing is ever stored as a Python repr ("['a', 'b']", "True", "{'x': 1}").
+
+Bidirectional controls (U+202E and its kin, `strip_bidi`) are removed from
+every text field read here: invisible, they would make a title, id, category
+or tag display in another order than it is stored. An id must also be usable
+as a path segment: "." and ".." are refused (`/articles/..` is another address).
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from ingest.ids import canonical_url
+from ingest.ids import BIDI_CONTROLS, canonical_url
 from ingest.normalize import describe, normalize_text, parse_tags, preview, scrub_surrogates
 
 MAX_ID_CHARS = 200
@@ -34,6 +40,8 @@ _DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日
 _ID_JUNK = re.compile(r"\s+")
 _MD_HEADING = re.compile(r"^#{1,6}\s+")
 _SENTENCE_END = re.compile(r"[。！？!?；;]")
+_BIDI = re.compile(f"[{BIDI_CONTROLS}]")
+_DOT_SEGMENTS = (".", "..")
 
 T = TypeVar("T")
 
@@ -65,7 +73,7 @@ def read_fields(meta: Mapping[object, object]) -> Fields:
         url=_optional(warnings, "a link", lambda: read_url(meta.get("url"))),
         category=_optional(warnings, "a category", lambda: read_line("category", meta.get("category"))),
         published=_optional(warnings, "a date", lambda: parse_date(meta.get(date_key), date_key)),
-        tags=_optional(warnings, "tags", lambda: parse_tags(meta.get("tags"))) or [],
+        tags=_optional(warnings, "tags", lambda: _unbidi_tags(parse_tags(meta.get("tags")))) or [],
         warnings=warnings,
     )
 
@@ -80,6 +88,15 @@ def broken_text_warnings(meta: Mapping[object, object]) -> list[str]:
                 f"{key} holds a lone surrogate (half of an emoji cut off); it was replaced with U+FFFD"
             )
     return warnings
+
+
+def strip_bidi(text: str) -> str:
+    """`text` without bidirectional controls (U+061C, U+200E/F, U+202A-202E, U+2066-2069)."""
+    return _BIDI.sub("", text) if _BIDI.search(text) else text
+
+
+def _unbidi_tags(tags: list[str]) -> list[str]:
+    return list(dict.fromkeys(t for t in (strip_bidi(tag).strip() for tag in tags) if t))
 
 
 def _present(value: object) -> bool:
@@ -106,7 +123,7 @@ def read_line(name: str, value: object) -> str | None:
         return None
     if not isinstance(value, str):
         raise ValueError(_not_text(name, value))
-    text = normalize_text(value).replace("\n", " ").strip()
+    text = strip_bidi(normalize_text(value)).replace("\n", " ").strip()
     return text or None
 
 
@@ -116,19 +133,26 @@ def read_title(value: object) -> str:
         return ""
     if not isinstance(value, str):
         raise RecordError(_not_text("title", value))
-    return normalize_text(value).replace("\n", " ").strip()
+    return strip_bidi(normalize_text(value)).replace("\n", " ").strip()
 
 
 def read_id(value: object) -> str | None:
-    """An explicit id: text or a whole number; None when absent. Raises RecordError otherwise."""
+    """An explicit id: text or a whole number; None when absent. Raises RecordError otherwise,
+    and for "." or "..": as the last segment of a URL path (/articles/{id}) either is a dot
+    segment that browsers and clients resolve away, so the article's API address would lead
+    elsewhere (percent-encoding does not help: %2E is resolved too)."""
     if not _present(value):
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         hint = _YAML_BOOL_HINT if isinstance(value, bool) else ""
         raise RecordError(f"id must be text or a whole number, found {describe(value)}{hint}")
-    text = _ID_JUNK.sub(" ", normalize_text(str(value))).strip()
+    text = _ID_JUNK.sub(" ", strip_bidi(normalize_text(str(value)))).strip()
     if len(text) > MAX_ID_CHARS:
         raise RecordError(f"id is {len(text):,} characters long; at most {MAX_ID_CHARS} are accepted")
+    if text in _DOT_SEGMENTS:
+        raise RecordError(f"id '{text}' cannot be an article's address ('{text}' in a URL path means "
+                          f"{'this folder' if text == '.' else 'the folder above'}); give the article "
+                          "another id or rename its file")
     return text or None
 
 
@@ -192,7 +216,7 @@ def title_from_body(body: str) -> str:
     else:
         m = _SENTENCE_END.search(first)
         text = first[: m.end()] if m else first
-    text = text.strip() or body.strip().replace("\n", " ")
+    text = strip_bidi(text).strip() or strip_bidi(body).strip().replace("\n", " ")
     return text if len(text) <= DERIVED_TITLE_CHARS else text[: DERIVED_TITLE_CHARS - 1].rstrip() + "…"
 
 

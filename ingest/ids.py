@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from courlan import normalize_url
 
@@ -29,6 +29,10 @@ def canonical_url(url: object) -> str | None:
     slash except for the site root. The scheme is kept (some sites still answer
     on http only) and so is the rest of the query, verbatim and in its order:
     old CMSs address pages as `show.asp?1234`, which a query parser would drop.
+    Only the characters that could end an HTML attribute or open a tag there
+    (`"`, `'`, `<`, `>`, a backtick and `{}|\\^`), and bidirectional controls,
+    are percent-encoded, as a browser does before sending the address, so a
+    stored URL is safe in an href. A host name holding one is no address.
     """
     if not isinstance(url, str):
         return None
@@ -41,13 +45,30 @@ def canonical_url(url: object) -> str | None:
         parts = urlsplit(url)
         if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
             return None
+        if _UNSAFE_IN_URL.search(parts.hostname):  # no host name holds a quote, a bracket or a bidi control
+            return None
         name = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname  # IPv6 keeps its brackets
         host = name + (f":{parts.port}" if parts.port else "")  # drops user:password@
         bare = urlunsplit((parts.scheme, host, parts.path, "", ""))
         base = urlsplit(normalize_url(bare, trailing_slash=False))
     except (ValueError, UnicodeError):  # a bad port, an unclosed IPv6 bracket, an invalid IDN
         return None
-    return urlunsplit((base.scheme, base.netloc, base.path or "/", _clean_query(parts.query), ""))
+    return urlunsplit((base.scheme, base.netloc, base.path or "/", safe_query(_clean_query(parts.query)), ""))
+
+
+# Bidirectional controls (U+061C, U+200E/F, U+202A-202E, U+2066-2069): invisible, they make text
+# display in another order than it is stored (U+202E + "gpj.exe" reads as "exe.jpg"). Ingest strips
+# them from titles and ids (`ingest.fields.strip_bidi`) and percent-encodes them in a URL's query.
+BIDI_CONTROLS = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+# Characters never left raw in a stored URL: they could close an href="..." or open a tag, or
+# reorder how the address is displayed. (courlan percent-encodes them in the path already;
+# `%` itself is kept: it is an escape.)
+_UNSAFE_IN_URL = re.compile(f"[\"'<>`{{}}|\\\\^{BIDI_CONTROLS}]")
+
+
+def safe_query(query: str) -> str:
+    """`query` with the characters of `_UNSAFE_IN_URL` percent-encoded as UTF-8 (all else verbatim)."""
+    return _UNSAFE_IN_URL.sub(lambda m: quote(m.group(), safe=""), query) if query else query
 
 
 _SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")

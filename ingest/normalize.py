@@ -217,7 +217,9 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 # Characters str.splitlines() treats as line breaks: made plain newlines, so the chunker and
 # everything after it see the same lines. Other control characters are dropped.
 _LINE_BREAKS = re.compile("[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
-_CONTROLS = re.compile("[\x00-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f]")
+# control characters, and the bidirectional controls (U+202E and kin, = ingest.ids.BIDI_CONTROLS) that can
+# make a title or body display in another order than it reads
+_CONTROLS = re.compile("[\x00-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def scrub_surrogates(text: str) -> str:
@@ -239,7 +241,7 @@ def normalize_text(text: str) -> str:
     punctuation, and half-width marks next to Chinese characters (a common
     artefact of text extraction) are widened, so titles read as written.
     Line structure (headings, list items) is kept: the chunker needs it.
-    Lone surrogates become U+FFFD and control characters are dropped.
+    Lone surrogates become U+FFFD; control characters and bidirectional overrides are dropped.
     """
     text = scrub_surrogates(text)
     text = _CONTROLS.sub("", _LINE_BREAKS.sub("\n", text))

@@ -5,10 +5,12 @@ to do is for the pipeline.
 """
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 from index.storage.layout import MANIFEST, IndexDir, read_manifest
+from index.storage.sqlite_health import sqlite_file_problem
 from index.storage.store import MetaStore
 
 
@@ -21,6 +23,17 @@ class Serving:
     manifest: dict
     hashes: dict[str, str]  # article id -> content hash
     passages: int
+    # why its files cannot be reused, naming the damaged one (hashes are empty then: nothing is carried
+    # forward); None for a sound version
+    damaged: str | None = None
+
+    @property
+    def articles(self) -> int:
+        """How many articles it holds (its manifest's count when its database cannot be read)."""
+        if self.damaged is None:
+            return len(self.hashes)
+        counts = self.manifest.get("counts")
+        return int(counts.get("articles") or 0) if isinstance(counts, dict) else 0
 
 
 @dataclass(frozen=True)
@@ -40,13 +53,29 @@ class ArticleDiff:
 
 
 def serving_version(layout: IndexDir) -> Serving | None:
+    """The version CURRENT names, or None; one whose manifest or meta.sqlite cannot be read comes back
+    with `damaged` saying which file and why (a build then reuses nothing of it)."""
     name = layout.current_name()
     path = layout.versions / name if name else None
     if path is None or not (path / MANIFEST).exists():
         return None
-    manifest = read_manifest(path)
-    with MetaStore(path / "meta.sqlite", readonly=True) as store:
-        return Serving(name, path, manifest, store.article_hashes(), store.counts()[1])
+    try:
+        manifest = read_manifest(path)
+        if not isinstance(manifest, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as exc:
+        return Serving(name, path, {}, {}, 0, damaged=f"{path / MANIFEST} cannot be read ({exc})")
+    meta = path / "meta.sqlite"
+    problem = sqlite_file_problem(meta)
+    if problem is None:
+        try:
+            with MetaStore(meta, readonly=True) as store:
+                return Serving(name, path, manifest, store.article_hashes(), store.counts()[1])
+        except sqlite3.Error as exc:
+            problem = str(exc)
+    counts = manifest.get("counts")
+    passages = int(counts.get("passages") or 0) if isinstance(counts, dict) else 0
+    return Serving(name, path, manifest, {}, passages, damaged=f"{meta} is damaged ({problem})")
 
 
 def identity_change(manifest: dict, model_checksum: str, tokenizer_checksum: str) -> str | None:

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from index.storage.store import EmbeddingCache
+from index.storage.embedding_cache import EmbeddingCache
 
 log = logging.getLogger(__name__)
 

@@ -29,8 +29,10 @@ from index.build.options import BuildOptions
 from index.build.report import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_REFUSED, BuildReport
 from index.build.template import mark_template
 from index.build.texts import PIPELINE_VERSION, article_hash, embed_text, lexical_text
-from index.storage.layout import MANIFEST, IndexDir, IndexLocked, fsync_tree, write_atomic
-from index.storage.store import EmbeddingCache, MetaStore, text_hash
+from index.storage.embedding_cache import CacheDamaged, EmbeddingCache
+from index.storage.layout import MANIFEST, IndexDir, IndexLocked, IndexNotWritable, fsync_tree, write_atomic
+from index.storage.sqlite_health import set_aside
+from index.storage.store import MetaStore, text_hash
 from ingest.chunk import chunk_article
 from ingest.load import LoadConfig, load_many
 from ingest.records import Article
@@ -47,7 +49,14 @@ log = logging.getLogger(__name__)
 # Listeners called at the start of every stage with its name. Empty in production;
 # the crash tests add one (tests/index/build/build_with_faults.py) to pause or fail a run
 # at a named stage, so nothing in the build reads test switches from the environment.
+# The publish stage also announces its steps: "publish_renamed" (the version moved into
+# versions/, CURRENT not switched) and "publish_recorded" (HISTORY written, CURRENT not yet).
 STAGE_LISTENERS: list[Callable[[str], None]] = []
+
+
+def _announce(step: str) -> None:
+    for listener in STAGE_LISTENERS:
+        listener(step)
 
 
 class _Stages:
@@ -92,6 +101,7 @@ class _Run:
     token_lists: list[list[str]] = field(default_factory=list)
     embed_hashes: list[str] = field(default_factory=list)
     todo_texts: dict[str, str] = field(default_factory=dict)
+    repairs: list[str] = field(default_factory=list)  # damaged files met and worked around, for the report
 
     @property
     def model_id(self) -> str:
@@ -130,15 +140,30 @@ def build_index(
                 if layout.tmp.exists():
                     shutil.rmtree(layout.tmp, ignore_errors=True)
             report.seconds = round(time.perf_counter() - t0, 3)
-            try:
-                write_atomic(layout.report, json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
-            except OSError as exc:
-                log.warning("could not write %s: %s", layout.report, exc)
+            _write_report(layout, report)
     except IndexLocked as exc:
         report.status, report.message = "locked", str(exc)
         report.seconds = round(time.perf_counter() - t0, 3)
         log.error("%s", exc)
+    except IndexNotWritable as exc:
+        report.status, report.message = "failed", str(exc)
+        report.seconds = round(time.perf_counter() - t0, 3)
+        log.error("build failed: %s", exc)
     return report
+
+
+def _write_report(layout: IndexDir, report: BuildReport) -> None:
+    """INDEX/report.json for `index status`. When it cannot be written (a full disk), the previous
+    run's report is removed rather than left claiming an outcome this run did not have, and
+    no temporary file stays behind (write_atomic)."""
+    try:
+        write_atomic(layout.report, json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    except OSError as exc:
+        log.error("could not write %s (%s); this run %s: %s", layout.report, exc, report.status, report.message)
+        try:
+            layout.report.unlink(missing_ok=True)
+        except OSError as gone:
+            log.error("and the previous report %s could not be removed (%s): it is stale", layout.report, gone)
 
 
 def _build_locked(run: _Run) -> None:
@@ -204,13 +229,21 @@ def _diff(run: _Run) -> bool:
     """Compare with the serving version and apply the guards; False when there is nothing to do."""
     report = run.report
     serving = serving_version(run.layout)
+    previous = 0  # articles the serving version holds
     if serving is not None:
         run.prev_dir, report.previous_version, run.prev_hashes = serving.path, serving.name, serving.hashes
-        reason = identity_change(serving.manifest, run.embedder.checksum, run.tokenizer.checksum)
-        if reason:
-            log.info("%s", reason)
+        previous = serving.articles
+        if serving.damaged:  # nothing of it can be carried forward: build every article anew
+            note = f"serving version {serving.name} not reused: {serving.damaged}; built in full"
+            log.warning("%s", note)
+            run.repairs.append(note)
             run.options = replace(run.options, full=True)
-    require_articles(len(run.articles), len(run.prev_hashes))
+        else:
+            reason = identity_change(serving.manifest, run.embedder.checksum, run.tokenizer.checksum)
+            if reason:
+                log.info("%s", reason)
+                run.options = replace(run.options, full=True)
+    require_articles(len(run.articles), previous)
     run.new_hashes = {a.id: article_hash(a) for a in run.articles}
     diff = diff_articles(run.new_hashes, run.prev_hashes, run.options.full)
     run.reuse = diff.reuse
@@ -218,7 +251,15 @@ def _diff(run: _Run) -> bool:
     report.articles_removed, report.articles_unchanged = diff.removed, diff.unchanged
     log.info("articles: %d added, %d changed, %d removed, %d unchanged",
              diff.added, diff.changed, diff.removed, diff.unchanged)
-    check_shrink(diff.removed, len(run.prev_hashes), run.options.max_shrink, run.options.allow_shrink)
+    # a damaged serving version's articles are unknown, its count is not: at least the difference is lost
+    removed = diff.removed if serving is None or not serving.damaged else max(0, previous - len(run.articles))
+    check_shrink(removed, previous, run.options.max_shrink, run.options.allow_shrink)
+    if not run.articles:  # even allowed to shrink, an index with nothing in it is never published
+        skipped = len(run.report.skipped)
+        raise RuntimeError(
+            f"the sources hold no articles ({skipped} input{'s' if skipped != 1 else ''} skipped, see `skipped`); "
+            f"an empty index is not published, version {serving.name if serving else '-'} keeps serving"
+        )
     if serving is not None and not run.options.full and diff.changes == 0:
         report.status, report.version = "unchanged", serving.name
         report.passages_total = serving.passages
@@ -274,15 +315,36 @@ def _open_writer(run: _Run) -> Writer:
 
 
 def _embed_and_write(run: _Run, writer: Writer, stage: _Stages) -> tuple[dict, dict | None]:
-    """Embed what the cache lacks, then let the writer fill its stores from the cache."""
-    cache = EmbeddingCache(run.layout.embedding_cache)
+    """Embed what the cache lacks, then let the writer fill its stores from the cache.
+
+    Every passage's vector is looked for, the carried-forward ones' too: a cache
+    found damaged on opening is moved aside and started anew, and what it held
+    is embedded again (from the staged rows). One found damaged only while in
+    use fails this run, naming the file, and is moved aside so that the next run
+    starts a new one.
+    """
+    cache, repaired = EmbeddingCache.open_or_replace(run.layout.embedding_cache)
+    if repaired:
+        log.warning("%s", repaired)
+        run.repairs.append(repaired)
     try:
-        missing = cache.missing(run.model_id, list(run.todo_texts))
+        missing = cache.missing(run.model_id, run.embed_hashes)
+        texts = dict(run.todo_texts)
+        lacking = [h for h in missing if h not in texts]
+        if lacking:
+            log.warning("%d carried-forward passages have no vector in the embedding cache: embedding them again",
+                        len(lacking))
+            for h, (title, text, heading) in run.store.embed_inputs(lacking).items():
+                texts[h] = embed_text(title, text, heading)
         run.report.passages_embedded = len(missing)
-        embed_missing(run.embedder, cache, run.model_id, missing, run.todo_texts,
+        embed_missing(run.embedder, cache, run.model_id, missing, texts,
                       executor=run.options.executor, progress=run.options.progress)
         vectors = partial(cached_vectors, cache, run.model_id, run.embedder.dim)
         return writer.write(run.staging, run.store, vectors, stage)
+    except CacheDamaged as exc:
+        cache.close()
+        moved = set_aside(run.layout.embedding_cache)
+        raise RuntimeError(f"{exc}: moved to {moved.name}; the next run starts a new cache") from exc
     finally:
         cache.close()
 
@@ -300,7 +362,9 @@ def _manifest(run: _Run, dense: dict, backend: dict | None) -> dict:
 
 def _publish(run: _Run, manifest: dict) -> None:
     """Rename the staged version into versions/ and switch CURRENT to it."""
-    run.layout.publish(run.staging, run.stamp)
+    run.layout.publish(run.staging, run.stamp, on_step=_announce)
     report = run.report
     report.version, report.status, report.message = run.stamp, "published", f"published version {run.stamp}"
+    if run.repairs:
+        report.message += " (" + "; ".join(run.repairs) + ")"
     log.info("published %s: %d articles, %d passages", run.stamp, *manifest["counts"].values())

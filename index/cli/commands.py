@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -20,7 +21,15 @@ def cmd_build(args: argparse.Namespace) -> int:
         progress=False if args.no_progress else None, backend=args.backend, executor=args.executor,
         milvus_uri=settings().milvus_uri if args.backend == "milvus" else "",
     )
-    report = build_index(args.source, Path(args.index), options)
+    try:
+        report = build_index(args.source, Path(args.index), options)
+    except Exception as exc:  # build_index reports its failures; this is for what it could not foresee
+        logging.getLogger(__name__).debug("build raised", exc_info=True)
+        message = f"{type(exc).__name__}: {exc}"
+        if args.json:
+            print(json.dumps({"status": "failed", "message": message, "exit_code": 1}, ensure_ascii=False, indent=2))
+        print(f"failed: {message}", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -34,13 +43,14 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    """Serve the version before the current one again (exit 1: none kept, 3: a build is running)."""
-    from index.storage.layout import IndexDir, IndexLocked, NothingToRollBack
+    """Serve the version that served before the current one again (exit 1: none kept, it is damaged,
+    or the index folder is not writable; 3: a build is running)."""
+    from index.storage.layout import IndexDamaged, IndexDir, IndexLocked, IndexNotWritable, NothingToRollBack
 
     layout = IndexDir(Path(args.index))
     try:
         previous, current = layout.rollback()
-    except (IndexLocked, NothingToRollBack) as exc:
+    except (IndexLocked, NothingToRollBack, IndexDamaged, IndexNotWritable, OSError) as exc:
         if args.json:
             print(json.dumps({"status": "failed", "message": str(exc)}, ensure_ascii=False))
         print(str(exc), file=sys.stderr)

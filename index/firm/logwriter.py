@@ -98,7 +98,8 @@ def clip_redact(text: str, limit: int = MAX_LOGGED_CHARS) -> str:
     """
     text = str(text)
     if len(text) > limit:
-        text = re.sub(r"[0-9A-Za-z０-９Ａ-Ｚａ-ｚ@＠.\-+ ]+$", "", text[:limit])
+        # ASCII and full-width digits and letters, and digits written as Chinese numerals (一三九…, 幺)
+        text = re.sub(r"[0-9A-Za-z０-９Ａ-Ｚａ-ｚ@＠.\-+ 〇零一二三四五六七八九幺壹贰叁肆伍陆柒捌玖]+$", "", text[:limit])
     return redact(text)
 
 

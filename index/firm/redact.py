@@ -9,13 +9,18 @@ legal question ("我的卡6222…被冻结了"). The question log keeps question
 numbers. Everything here is a regular expression over a NFKC-normalised copy
 of the text (so full-width digits and letters match), with the matches mapped
 back onto the original text: only the personal data changes, every other
-character is kept as typed.
+character is kept as typed. The digit patterns run a second time over a copy
+with Chinese numerals read as digits (一三九一二三四五六七八 is a phone number).
 
 Ordinary numbers in legal questions are the hard part: amounts (借了20000元),
 dates (2024-01-15), statute numbers (第1032条), durations, years. The patterns
 are anchored so that a longer digit run never yields a shorter match inside
 it, and the ambiguous cases use a check that ordinary numbers fail: the date
-structure of an ID number, and the Luhn digit of a bank card.
+structure of an ID number, the Luhn digit of a bank card, the MOD 31 digit of
+a 统一社会信用代码. Names, doors and birth dates are taken only where the
+question says what they are (我叫…, 张先生, 3栋2单元501室, 1990年5月3日出生).
+The patterns themselves live in index.firm.redact_patterns; what is and is not
+redacted, and the measured leaks and false masks, are in docs/privacy.md.
 """
 from __future__ import annotations
 
@@ -24,186 +29,97 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
-PHONE = "【手机号】"
-LANDLINE = "【电话】"
-ID_CARD = "【身份证号】"
-BANK_CARD = "【银行卡号】"
-EMAIL = "【邮箱】"
-PLATE = "【车牌号】"
-QQ = "【QQ号】"
-WECHAT = "【微信号】"
-NUMBER = "【号码】"  # a 16-19 digit number that is neither a valid card nor an ID: still identifying
-
-# Separators people type inside numbers (after NFKC a full-width space or dash is ASCII).
-_SEP = r"[ \-]"
-_NOT_DIGIT_BEFORE = r"(?<![0-9])"
-_NOT_DIGIT_AFTER = r"(?![0-9])"
-_NOT_ALNUM_BEFORE = r"(?<![0-9A-Za-z])"
-_NOT_ALNUM_AFTER = r"(?![0-9A-Za-z])"
-
-_EMAIL_RE = re.compile(
-    r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9][A-Za-z0-9._%+\-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}(?![A-Za-z0-9])"
+from index.firm import redact_patterns as p
+from index.firm.redact_patterns import (
+    ADDRESS,
+    BANK_CARD,
+    BIRTH_DATE,
+    CREDIT_CODE,
+    EMAIL,
+    ID_CARD,
+    LANDLINE,
+    NAME,
+    NUMBER,
+    PASSPORT,
+    PHONE,
+    PLATE,
+    QQ,
+    WECHAT,
+    credit_code_ok,
+    id_checksum_ok,
+    luhn_ok,
 )
 
-# Only with a keyword in front: a bare 5-11 digit number is far more often an amount.
-_QQ_RE = re.compile(
-    r"(?i)(?:(?<![A-Za-z])qq(?![A-Za-z])|扣扣)(?:号码?)?\s*(?:是|为)?\s*[:：]?\s*(?P<v>[1-9][0-9]{4,11})"
-    + _NOT_DIGIT_AFTER
-)
-_WECHAT_RE = re.compile(
-    r"(?i)(?:微信|(?<![A-Za-z])(?:weixin|wechat|vx|wx)(?![A-Za-z]))\s*(?:号|id)?\s*(?:是|为)?\s*[:：]?\s*"
-    r"(?P<v>[A-Za-z][A-Za-z0-9_\-]{5,19})"
-    + _NOT_ALNUM_AFTER
-)
+__all__ = [
+    "ADDRESS", "BANK_CARD", "BIRTH_DATE", "CREDIT_CODE", "EMAIL", "ID_CARD", "LANDLINE", "NAME", "NUMBER",
+    "PASSPORT", "PHONE", "PLATE", "QQ", "WECHAT", "credit_code_ok", "find", "id_checksum_ok", "luhn_ok", "redact",
+]
 
-_DATE8 = r"(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
-_DATE6 = r"[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
-# Region (6) + birth date (8) + sequence (3) + check (digit or X); people sometimes space the groups.
-_ID18_RE = re.compile(
-    _NOT_ALNUM_BEFORE + r"[1-9][0-9]{5}" + _SEP + r"?" + _DATE8 + _SEP + r"?[0-9]{3}[0-9Xx]" + _NOT_ALNUM_AFTER
-)
-_ID15_RE = re.compile(_NOT_ALNUM_BEFORE + r"[1-9][0-9]{5}" + _DATE6 + r"[0-9]{3}" + _NOT_ALNUM_AFTER)
-
-_CARD_RUN_RE = re.compile(_NOT_ALNUM_BEFORE + r"[0-9]{16,19}" + _NOT_ALNUM_AFTER)
-# Grouped the way cards are printed: 4-4-4-4 with an optional short tail, or 6-(10..13).
-_CARD_GROUPED_RE = re.compile(
-    _NOT_ALNUM_BEFORE
-    + r"(?:[0-9]{4}(?P<s>[ \-])[0-9]{4}(?P=s)[0-9]{4}(?P=s)[0-9]{4}(?:(?P=s)[0-9]{1,3})?"
-    + r"|[0-9]{6}[ \-][0-9]{10,13})"
-    + _NOT_ALNUM_AFTER
-)
-_BANK_CONTEXT_RE = re.compile(r"卡|账号|帐号|账户|帐户|银行|储蓄|信用|借记|card|acct|account", re.I)
-
-_MOBILE_RE = re.compile(
-    _NOT_DIGIT_BEFORE
-    + r"(?:(?:\(\s*)?(?:\+|00)?86(?:\s*\))?" + _SEP + r"?\s*)?"
-    + r"1[3-9][0-9]" + _SEP + r"?[0-9]{4}" + _SEP + r"?[0-9]{4}"
-    + _NOT_DIGIT_AFTER
-)
-
-_AREA = r"0(?:10|2[0-9]|[3-9][0-9]{2})"
-_LANDLINE_RE = re.compile(
-    _NOT_DIGIT_BEFORE
-    + r"(?:(?:\+|00)86" + _SEP + r"?)?"
-    + r"(?:\(\s*" + _AREA + r"\s*\)\s*" + r"|" + _AREA + _SEP + r"?)"
-    + r"[0-9]{3,4}" + _SEP + r"?[0-9]{4}"
-    + r"(?:\s*(?:-|转|分机|ext\.?|x)\s*[0-9]{1,5})?"
-    + _NOT_DIGIT_AFTER,
-    re.I,
-)
-
-_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
-_PLATE_RE = re.compile(
-    r"[" + _PROVINCES + r"]"
-    r"(?P<city>[A-HJ-NP-Za-hj-np-z])"
-    r"[ \-·•・]?"
-    r"(?:(?P<ne>[DFdf][A-HJ-NP-Za-hj-np-z0-9][0-9]{4}|[0-9]{5}[DFdf])"
-    r"|(?P<reg>[A-HJ-NP-Za-hj-np-z0-9]{4}[A-HJ-NP-Za-hj-np-z0-9挂学警港澳领试超]))"
-    + _NOT_ALNUM_AFTER
-)
-
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK = "10X98765432"
-
-
-def luhn_ok(digits: str) -> bool:
-    """The Luhn check every bank card number passes and 9 in 10 arbitrary numbers fail."""
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i % 2:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
-
-
-def id_checksum_ok(number: str) -> bool:
-    """ISO 7064 MOD 11-2: the last character of an 18-character 身份证号."""
-    if len(number) != 18 or not number[:17].isdigit():
-        return False
-    total = sum(int(c) * w for c, w in zip(number[:17], _ID_WEIGHTS, strict=True))
-    return _ID_CHECK[total % 11] == number[17].upper()
+Decide = Callable[[re.Match[str], str], str | None]
 
 
 @dataclass(frozen=True)
 class _Rule:
     pattern: re.Pattern[str]
     # Returns the replacement for a match, or None to leave it alone.
-    decide: Callable[[re.Match[str], str], str | None]
-    group: str | None = None  # replace only this named group (keyword stays: "微信：【微信号】")
+    decide: Decide
+    # Replace only the first of these named groups that matched (keyword stays: "微信：【微信号】").
+    groups: tuple[str, ...] = ()
+    # Also run over the copy with Chinese numerals read as digits (not for names: 王五 is no number).
+    numerals: bool = True
+    # A cheap search that must succeed before the (slower, many-branched) pattern is worth running.
+    hint: re.Pattern[str] | None = None
 
 
-def _digits(s: str) -> str:
-    return "".join(ch for ch in s if ch.isdigit())
-
-
-def _id18(m: re.Match[str], text: str) -> str | None:
-    raw = re.sub(_SEP, "", m.group(0))
-    if not id_checksum_ok(raw) and luhn_ok(raw) and raw.isdigit():
-        return BANK_CARD  # an 18-digit card whose digits happen to look like a birth date
-    return ID_CARD
-
-
-def _bank_context(text: str, start: int) -> bool:
-    return bool(_BANK_CONTEXT_RE.search(text, max(0, start - 12), start))
-
-
-def _card_run(m: re.Match[str], text: str) -> str | None:
-    if luhn_ok(m.group(0)) or _bank_context(text, m.start()):
-        return BANK_CARD
-    # 16-19 digits are never an amount, year or article number; an order or account
-    # number still points at a person, so it goes too, under a neutral name.
-    return NUMBER
-
-
-def _card_grouped(m: re.Match[str], text: str) -> str | None:
-    digits = _digits(m.group(0))
-    if luhn_ok(digits) or _bank_context(text, m.start()):
-        return BANK_CARD
-    return None  # "2021 2022 2023 2024" and other lists of short numbers
-
-
-def _always(token: str) -> Callable[[re.Match[str], str], str | None]:
+def _always(token: str) -> Decide:
     return lambda m, text: token
-
-
-def _plate(m: re.Match[str], text: str) -> str | None:
-    if m.group("reg"):
-        body = m.group("reg")
-        letters = sum(ch.isascii() and ch.isalpha() for ch in body)
-        digits = sum(ch.isdigit() for ch in body)
-        if letters > 2 or digits < 3:  # real serials have at most two letters
-            return None
-    return PLATE
 
 
 # Order is priority: an e-mail holding a phone number is one e-mail; an 18-digit
 # ID is not also a card; a card's digits are not also a phone number.
 _RULES: tuple[_Rule, ...] = (
-    _Rule(_EMAIL_RE, _always(EMAIL)),
-    _Rule(_ID18_RE, _id18),
-    _Rule(_CARD_RUN_RE, _card_run),
-    _Rule(_CARD_GROUPED_RE, _card_grouped),
-    _Rule(_ID15_RE, _always(ID_CARD)),
-    _Rule(_MOBILE_RE, _always(PHONE)),
-    _Rule(_LANDLINE_RE, _always(LANDLINE)),
-    _Rule(_QQ_RE, _always(QQ), "v"),
-    _Rule(_WECHAT_RE, _always(WECHAT), "v"),
-    _Rule(_PLATE_RE, _plate),
+    _Rule(p.EMAIL_RE, _always(EMAIL)),
+    _Rule(p.EMAIL_LOOSE_RE, _always(EMAIL)),
+    _Rule(p.ID18_RE, p.id18),
+    _Rule(p.ID_GROUPED_RE, p.id_grouped),
+    _Rule(p.CREDIT_CODE_RE, p.credit_code),
+    _Rule(p.CARD_RUN_RE, p.card_run),
+    _Rule(p.CARD_GROUPED_RE, p.card_grouped),
+    _Rule(p.CARD_LOOSE_RE, p.card_loose),
+    _Rule(p.ID15_RE, _always(ID_CARD)),
+    _Rule(p.MOBILE_RE, _always(PHONE)),
+    _Rule(p.MOBILE_LOOSE_RE, _always(PHONE)),
+    _Rule(p.LANDLINE_RE, _always(LANDLINE)),
+    _Rule(p.QQ_RE, _always(QQ), ("v",)),
+    _Rule(p.WECHAT_RE, p.wechat, ("v",)),
+    _Rule(p.PASSPORT_RE, p.passport, ("v",)),
+    _Rule(p.PASSPORT_BARE_RE, _always(PASSPORT)),
+    _Rule(p.PLATE_RE, p.plate),
+    _Rule(p.BIRTH_RE, _always(BIRTH_DATE), ("v", "w"), hint=p.BIRTH_HINT_RE),
+    _Rule(p.ADDRESS_RE, _always(ADDRESS), ("v", "d"), hint=p.ADDRESS_HINT_RE),
+    _Rule(p.NAME_INTRO_RE, p.name, ("v",), numerals=False),
+    _Rule(p.NAME_TITLE_RE, p.name, ("v", "s", "t"), numerals=False, hint=p.TITLE_HINT_RE),
 )
 
 
-def _normalise(text: str) -> tuple[str, list[int]]:
-    """NFKC copy of `text` and, per character of the copy, the index it came from.
+def _normalise(text: str) -> tuple[str, list[int] | None]:
+    """NFKC copy of `text` and, per character of the copy, the index it came from (None: the same).
 
     Normalising character by character keeps the mapping exact (one original
     character may become several, e.g. '⑴' -> '(1)'), which is all matching needs.
+    Full-width letters, digits and punctuation become one character each, so the
+    usual question is one str.translate and keeps its positions.
     """
     if text.isascii():
-        return text, list(range(len(text)))
+        return text, None
+    table: dict[int, str] = {}
+    for ch in set(text):
+        if ord(ch) > 127 and (n := unicodedata.normalize("NFKC", ch)) != ch:
+            if len(n) != 1:
+                break
+            table[ord(ch)] = n
+    else:
+        return text.translate(table), None
     out: list[str] = []
     origin: list[int] = []
     for i, ch in enumerate(text):
@@ -213,31 +129,65 @@ def _normalise(text: str) -> tuple[str, list[int]]:
     return "".join(out), origin
 
 
+class _Taken:
+    """Spans already replaced, with a byte per character saying whether it is taken: each overlap
+    test is one scan of the span, so a line with thousands of matches stays linear."""
+
+    def __init__(self, size: int) -> None:
+        self.mask = bytearray(size)
+        self.spans: list[tuple[int, int, str]] = []
+
+    def free(self, s: int, e: int) -> bool:
+        return self.mask.find(1, s, e) < 0
+
+    def add(self, s: int, e: int, token: str) -> None:
+        self.mask[s:e] = b"\x01" * (e - s)
+        self.spans.append((s, e, token))
+
+
+def _span(m: re.Match[str], groups: tuple[str, ...]) -> tuple[int, int]:
+    for g in groups:
+        if m.group(g) is not None:
+            return m.span(g)
+    return m.span()
+
+
+def _apply(rule: _Rule, norm: str, taken: _Taken, plain: str | None) -> None:
+    """Take the rule's matches in `norm`; with `plain` (the numeral pass) only matches that
+    read a Chinese numeral, since the plain pass has already decided every other one."""
+    if rule.hint is not None and rule.hint.search(norm) is None:
+        return
+    for m in rule.pattern.finditer(norm):
+        s, e = _span(m, rule.groups)
+        if s == e or not taken.free(s, e) or (plain is not None and plain[s:e] == norm[s:e]):
+            continue
+        token = rule.decide(m, norm)
+        if token is not None:
+            taken.add(s, e, token)
+
+
 def find(text: str) -> list[tuple[int, int, str]]:
     """(start, end, token) spans of personal data in `text` (original indices), in order."""
     if not text:
         return []
     norm, origin = _normalise(text)
-    taken: list[tuple[int, int, str]] = []
-
-    def free(s: int, e: int) -> bool:
-        return all(e <= a or s >= b for a, b, _ in taken)
-
+    taken = _Taken(len(norm))
     for rule in _RULES:
-        for m in rule.pattern.finditer(norm):
-            s, e = m.span(rule.group) if rule.group else m.span()
-            if s == e or not free(s, e):
-                continue
-            token = rule.decide(m, norm)
-            if token is not None:
-                taken.append((s, e, token))
-    spans = [(origin[s], origin[e - 1] + 1, tok) for s, e, tok in taken]
-    return sorted(spans)
+        _apply(rule, norm, taken, None)
+    numerals = None if norm.isascii() else p.read_numerals(norm)
+    if numerals is not None:
+        for rule in _RULES:
+            if rule.numerals:
+                _apply(rule, numerals, taken, norm)
+    if origin is None:
+        return sorted(taken.spans)
+    return [(origin[s], origin[e - 1] + 1, tok) for s, e, tok in sorted(taken.spans)]
 
 
 def redact(text: str) -> str:
-    """`text` with phone numbers, ID numbers, cards, e-mails, plates (and QQ/WeChat ids) replaced
-    by 【…】 tokens; everything else exactly as typed."""
+    """`text` with phone numbers, ID numbers, cards, e-mails, plates, QQ/WeChat ids, passport and
+    credit codes, and names, doors and birth dates where the question marks them, replaced by
+    【…】 tokens; everything else exactly as typed."""
     spans = find(text)
     if not spans:
         return text

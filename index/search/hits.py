@@ -124,23 +124,54 @@ def quote_all(text: str) -> str:
         return "".join([table[ch] for ch in text])
 
 
+# Never raw in a link we emit: what could end an href="..." or open a tag, white space and
+# control characters, and the invisible bidirectional controls that reorder how text displays.
+_UNSAFE_IN_LINK = re.compile("[\"'<>`{}|\\\\^\x00-\x20\x7f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _encode_unsafe(match: re.Match[str]) -> str:
+    return quote(match.group(), safe="")
+
+
+def safe_link(text: str) -> str:
+    """`text` (a URL or a part of one) with the characters of `_UNSAFE_IN_LINK` percent-encoded.
+
+    Ingest already stores URLs this way (`ingest.ids.canonical_url`); this keeps
+    an index built before that, or a base URL taken from a request, from putting
+    a raw quote or angle bracket into a link.
+    """
+    return _UNSAFE_IN_LINK.sub(_encode_unsafe, text) if _UNSAFE_IN_LINK.search(text) else text
+
+
 def article_link(article_id: str, passage_id: str | None = None, base_url: str = "") -> str:
     """Our own article view (the page's ?article= route)."""
-    link = f"{base_url}?article={quote_all(article_id)}"
+    link = f"{safe_link(base_url)}?article={quote_all(article_id)}"
     return link + (f"&passage={quote_all(passage_id)}" if passage_id else "")
+
+
+def source_link(url: str | None) -> str | None:
+    """An article's source URL as a link may carry it: http(s) with a plain host, unsafe characters
+    of its path and query percent-encoded, no fragment; None when it cannot be one."""
+    if not is_web_url(url):
+        return None
+    parts = urlsplit(url)
+    if _UNSAFE_IN_LINK.search(parts.netloc):  # a host name never holds a quote or a bracket
+        return None
+    return urlunsplit((parts.scheme, parts.netloc, safe_link(parts.path), safe_link(parts.query), ""))
 
 
 def link_for(url: str | None, article_id: str, passage_id: str, sentence: str, base_url: str = "") -> str:
     """The source URL with a text fragment that scrolls to the passage, else our article view.
 
-    A URL with any other scheme (javascript:, data:, a bare path) is never
-    passed on: the card then opens the article view instead.
+    A URL with any other scheme (javascript:, data:, a bare path), or whose
+    host holds a quote or bracket, is never passed on: the card then opens
+    the article view instead. Quotes and angle brackets in its path or query
+    are percent-encoded (`source_link`).
     """
-    if not is_web_url(url):
+    base = source_link(url)
+    if base is None:
         return article_link(article_id, passage_id, base_url)
     fragment = text_fragment(sentence)
-    parts = urlsplit(url)
-    base = urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, ""))
     return f"{base}#:~:text={quote(fragment, safe='')}" if fragment else base
 
 

@@ -41,6 +41,8 @@ class Ranking:
     read_as: str  # the query as the models and BM25 read it (pinyin read into Chinese, index.text.pinyin)
     # with a trained query tower: the base model's best cosine, what the "no good match" floors were set on
     judge_dense: float | None = None
+    # with a tower whose base list is fused: the base model's cosine of each of its candidates
+    judge_score: dict[int, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -84,8 +86,9 @@ class Ranker:
         return self.version.pinyin_reader(self.tokenizer).read(query)
 
     def _candidates(self, read_as: str, tokens: list[str], mode: str, mask, timings: dict):
-        """Ranked positions, their fused scores, their dense and BM25 scores, and the base model's
-        best cosine when its own list was fused (else None). `read_as` is what the models, BM25 and the
+        """Ranked positions, their fused scores, their dense and BM25 scores, the base model's best
+        cosine when a judge was asked (else None) and its cosine of each of its own candidates when its
+        list was fused (else empty). `read_as` is what the models, BM25 and the
         answered-question memory read (`question_text`)."""
         n = self.config.candidates
         bm25_rank: list[int] = []
@@ -114,12 +117,15 @@ class Ranker:
         use_memory = mode == "hybrid" and self.memory is not None and (self.config.w_memory > 0
                                                                         or self.config.w_memory_tail > 0)
         base_qv = None
+        judge_scores: dict[int, float] = {}
         if mode == "hybrid" and (self.config.w_base or use_memory) and self.encoder.judge is not None:
             t = time.perf_counter()
             base_qv = self.encoder.judge.encode_queries([read_as])[0]
             scores_j, ids_j = self.version.retrieval.dense_top(base_qv, n if self.config.w_base else 1, mask)
             base_rank = ids_j.tolist() if self.config.w_base else []
             judge = float(scores_j[0]) if len(scores_j) else None
+            if self.config.w_base:  # the base model's cosine of each of its candidates: cards are judged on them
+                judge_scores = dict(zip(ids_j.tolist(), scores_j.tolist(), strict=True))
             timings["base_ms"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
         if mode == "bm25":
@@ -138,7 +144,7 @@ class Ranker:
                                           mask)
                 timings["memory_ms"] = (time.perf_counter() - t_memory) * 1000
         timings["fusion_ms"] = (time.perf_counter() - t) * 1000
-        return ranked, fused, dense_score, bm25_score, judge
+        return ranked, fused, dense_score, bm25_score, judge, judge_scores
 
     def _add_memory(self, query: str, base_vector: np.ndarray, ranked: list[int],
                     fused: dict[int, float], mask) -> list[int]:
@@ -206,7 +212,8 @@ class Ranker:
         read_as = self.read_query(query)
         tokens = self.tokenizer.query_tokens(read_as)
         timings["tokenize_ms"] = (time.perf_counter() - t) * 1000
-        ranked, fused, dense_score, bm25_score, judge = self._candidates(read_as, tokens, mode, mask, timings)
+        ranked, fused, dense_score, bm25_score, judge, judge_scores = self._candidates(read_as, tokens, mode, mask,
+                                                                                       timings)
         cited = self._statute_positions(query, mask)
         if cited:
             extra = sorted(p for p in cited if p not in fused)
@@ -214,7 +221,7 @@ class Ranker:
             for p in extra:
                 fused[p] = 0.0
         ranked = self._without_template(ranked, fused, dense_score, cited)
-        return Ranking(ranked, fused, dense_score, bm25_score, cited, tokens, read_as, judge)
+        return Ranking(ranked, fused, dense_score, bm25_score, cited, tokens, read_as, judge, judge_scores)
 
     def _without_template(self, ranked: list[int], fused: dict[int, float],
                           dense: dict[int, float] | None = None, cited: set[int] | None = None) -> list[int]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import sqlite3
 import threading
 import time
 from dataclasses import replace
@@ -27,7 +28,8 @@ from index.search.request import SearchRequest, parse_text
 from index.search.slots import FairSlots
 from index.search.version import LoadedVersion, load_version, passage_filter
 from index.settings import settings
-from index.storage.layout import IndexDir, IndexNotFound
+from index.storage.layout import IndexDamaged, IndexDir, IndexNotFound
+from index.storage.sqlite_health import sqlite_file_problem
 from index.storage.store import PassageRow
 
 log = logging.getLogger(__name__)
@@ -82,7 +84,9 @@ class Searcher:
         path = self.layout.current()
         try:
             version = load_version(path)
-        except (OSError, ValueError, RuntimeError) as exc:
+        except IndexDamaged:
+            raise  # names the damaged file already
+        except (OSError, ValueError, RuntimeError, sqlite3.Error) as exc:
             raise IndexNotFound(f"index version at {path} cannot be opened ({exc}); rebuild it with --full") from exc
         want = version.manifest.get("model", {})
         if want.get("checksum") and want.get("checksum") != self.embedder.checksum:
@@ -101,25 +105,42 @@ class Searcher:
         A published version that cannot be served (damaged, or built with another
         model) is not switched to: the old version keeps serving, and the reason is
         kept in `refresh_error` so a page can say why it still shows older results.
-        The failed name is remembered so that every search does not retry it.
+        The failed name is remembered so that every search does not retry it; once
+        CURRENT names the served version again (a rollback), the error is cleared.
+
+        The served version's meta.sqlite is looked at too (its header and size: one
+        small read): found garbled or truncated on disk, it cannot be served any
+        more, and `IndexDamaged` is raised (naming the file) until another version
+        is published or rolled back to.
         """
         name = self.layout.current_name()
-        if name is None or name == self._version.name or name == self._failed_version:
-            return False
-        with self._lock:
-            if name == self._version.name or name == self._failed_version:
-                return False
-            try:
-                new = self._open_current()
-            except (IndexNotFound, ModelMismatch) as exc:
-                self._failed_version, self.refresh_error = name, str(exc)
-                log.warning("keeping version %s: newly published %s cannot be served: %s", self._version.name, name, exc)
-                return False  # keep serving what we have
-            self._failed_version, self.refresh_error = None, None
-            # the old version is not closed here: a search in another thread may
-            # still hold it; its SQLite handle closes when it is garbage-collected
-            self._version = new
-        return True
+        if name is not None and name != self._version.name and name != self._failed_version:
+            with self._lock:
+                if name != self._version.name and name != self._failed_version:
+                    try:
+                        new = self._open_current()
+                    except (IndexNotFound, ModelMismatch) as exc:
+                        self._failed_version, self.refresh_error = name, str(exc)
+                        log.warning("keeping version %s: newly published %s cannot be served: %s",
+                                    self._version.name, name, exc)
+                    else:
+                        self._failed_version, self.refresh_error = None, None
+                        # the old version is not closed here: a search in another thread may
+                        # still hold it; its SQLite handle closes when it is garbage-collected
+                        self._version = new
+                        return True
+        elif name is not None and name == self._version.name and self._failed_version is not None:
+            with self._lock:  # back on the served version: an older failure is no longer news
+                self._failed_version, self.refresh_error = None, None
+        v = self._version
+        problem = sqlite_file_problem(v.path / "meta.sqlite", missing_ok=True)  # a removed folder: handles still read
+        if problem:
+            raise IndexDamaged(
+                f"index version {v.name} cannot be served any more: {v.path / 'meta.sqlite'} is damaged ({problem}); "
+                f"roll back (python -m index rollback --index {self.layout.root}) or rebuild with --full"
+                + (f" (the newest version cannot be served either: {self.refresh_error})" if self.refresh_error else "")
+            )
+        return False
 
     def close(self) -> None:
         """Close the serving version's store (a notebook or benchmark done with this index)."""
@@ -260,9 +281,11 @@ class Searcher:
         best_dense = ranking.judge_dense if ranking.judge_dense is not None else max(ranking.dense_score.values())
         if score(hits[0], best_dense) < cfg.weak_below:
             return hits, True, WEAK_MESSAGE
-        if ranking.judge_dense is not None:  # per-card cosines are the tower's: no per-card judgment
+        # a tower's own per-card cosines are not calibrated: judge cards on the base model's, when known
+        cosines = ranking.judge_score if ranking.judge_dense is not None else ranking.dense_score
+        if not cosines:
             return hits, False, ""
-        best_of = _best_cosine_per_article(v, ranking.dense_score)
+        best_of = _best_cosine_per_article(v, cosines)
         kept = [hits[0]] + [h for h in hits[1:] if score(h, best_of.get(h.article_id, 0.0)) >= cfg.weak_below]
         for rank, h in enumerate(kept, start=1):
             h.rank = rank

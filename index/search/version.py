@@ -5,6 +5,7 @@ filters and the per-article cap are numpy operations at search time.
 """
 from __future__ import annotations
 
+import sqlite3
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,8 +16,9 @@ from index.backends import PassageFilter, open_retrieval
 from index.search.request import SearchRequest
 from index.settings import settings
 from index.storage.fields import date_ordinal, normalize_category
-from index.storage.layout import read_manifest
+from index.storage.layout import IndexDamaged, read_manifest
 from index.storage.lexical import LexicalIndex
+from index.storage.sqlite_health import sqlite_file_problem
 from index.storage.store import MetaStore
 from index.text.pinyin import PinyinReader, common_words
 
@@ -77,34 +79,56 @@ class LoadedVersion:
 
 
 def load_version(path: Path) -> LoadedVersion:
+    """Open a published version read-only; IndexDamaged (naming the file) when its meta.sqlite cannot be read."""
     manifest = read_manifest(path)
+    meta = path / "meta.sqlite"
+    problem = sqlite_file_problem(meta)
+    if problem:
+        raise IndexDamaged(_damaged_message(path, meta, problem))
     # One read-only connection, shared by every search thread: it is opened with
     # check_same_thread=False, SQLite is built "serialized" (sqlite3.threadsafety == 3,
     # checked by tests/index/search/test_concurrency.py) so calls on one connection take turns
     # inside SQLite, and Python's sqlite3 never lets two cursors share a statement.
     # Per-thread connections were measured: no more throughput, the reads being short
     # (docs/decisions/serving-concurrency-screens.md).
-    store = MetaStore(path / "meta.sqlite", readonly=True)
-    rows = store.positions()
-    art_index: dict[str, int] = {}
-    cat_index: dict[str, int] = {}
-    article_idx = np.zeros(len(rows), np.int32)
-    category_of = np.zeros(len(rows), np.int32)
-    date_of = np.zeros(len(rows), np.int32)
-    for pos, aid, cat, pub in rows:
-        article_idx[pos] = art_index.setdefault(aid, len(art_index))
-        category_of[pos] = cat_index.setdefault(cat or "未分类", len(cat_index))
-        date_of[pos] = date_ordinal(pub)
-    codes: dict[str, list[int]] = {}
-    for name, code in cat_index.items():
-        codes.setdefault(normalize_category(name), []).append(code)
-    dense, lexical, retrieval = open_retrieval(path, manifest, store)
-    return LoadedVersion(
-        name=path.name, path=path, manifest=manifest, store=store, dense=dense, lexical=lexical, retrieval=retrieval,
-        article_idx=article_idx, article_ids=list(art_index), category_of=category_of,
-        categories=list(cat_index), date_of=date_of, category_codes=codes,
-        template=_mask_of(store.template_positions(), len(rows)), lead=_mask_of(store.lead_positions(), len(rows)),
-    )
+    try:
+        store = MetaStore(meta, readonly=True)
+    except sqlite3.Error as exc:
+        raise IndexDamaged(_damaged_message(path, meta, exc)) from exc
+    try:
+        rows = store.positions()
+        art_index: dict[str, int] = {}
+        cat_index: dict[str, int] = {}
+        article_idx = np.zeros(len(rows), np.int32)
+        category_of = np.zeros(len(rows), np.int32)
+        date_of = np.zeros(len(rows), np.int32)
+        for pos, aid, cat, pub in rows:
+            article_idx[pos] = art_index.setdefault(aid, len(art_index))
+            category_of[pos] = cat_index.setdefault(cat or "未分类", len(cat_index))
+            date_of[pos] = date_ordinal(pub)
+        codes: dict[str, list[int]] = {}
+        for name, code in cat_index.items():
+            codes.setdefault(normalize_category(name), []).append(code)
+        dense, lexical, retrieval = open_retrieval(path, manifest, store)
+        return LoadedVersion(
+            name=path.name, path=path, manifest=manifest, store=store, dense=dense, lexical=lexical,
+            retrieval=retrieval, article_idx=article_idx, article_ids=list(art_index), category_of=category_of,
+            categories=list(cat_index), date_of=date_of, category_codes=codes,
+            template=_mask_of(store.template_positions(), len(rows)),
+            lead=_mask_of(store.lead_positions(), len(rows)),
+        )
+    except sqlite3.DatabaseError as exc:
+        store.close()
+        raise IndexDamaged(_damaged_message(path, meta, exc)) from exc
+    except BaseException:
+        store.close()  # e.g. a damaged FAISS file: the caller says why; no handle is left open
+        raise
+
+
+def _damaged_message(path: Path, meta: Path, why: object) -> str:
+    root = path.parent.parent
+    return (f"index version {path.name} cannot be served: {meta} is damaged ({why}); roll back "
+            f"(python -m index rollback --index {root}) or rebuild with --full")
 
 
 def _mask_of(positions: set[int], n: int) -> np.ndarray:

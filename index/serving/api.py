@@ -22,7 +22,9 @@ Ask it::
     open http://localhost:8000/docs            # interactive OpenAPI documentation
 
 Settings (environment, see index/settings.py): LAWFAQ_INDEX, LAWFAQ_PUBLIC_URL (base of the search
-page: internal "?article=" links are made absolute with it, else with this API's own base URL),
+page: internal "?article=" links are made absolute with it, else with this API's own base URL; when
+set, `article_url` takes its scheme and host too, with the API's --root-path, so that no link is ever
+written from a request's Host header),
 LAWFAQ_CORS_ORIGINS (comma-separated; empty: no CORS headers), LAWFAQ_RATE_LIMIT (requests per
 minute per client IP, 0: off; /healthz is exempt so probes never lock a client out),
 LAWFAQ_TORCH_THREADS (torch threads of this process, set once at startup; default 1).
@@ -52,9 +54,10 @@ from index import __version__
 from index.encoders.model import configure_threads
 from index.firm.querylog import QueryLog
 from index.search.searcher import Searcher
-from index.serving.errors import install_error_handlers
+from index.serving.errors import DroppedResponseGuard, install_error_handlers
 from index.serving.ratelimit import RateLimiter, RateLimitMiddleware
 from index.serving.routes import ROUTERS, ApiState
+from index.serving.server import install_log_redaction
 from index.serving.shared import SharedSearcher
 from index.settings import Settings
 from index.settings import settings as read_settings
@@ -90,7 +93,8 @@ def _lifespan(service: SharedSearcher, warm_up: bool, torch_threads: int | None)
 
 
 def _add_middleware(app: FastAPI, cfg: Settings) -> None:
-    """The per-client rate limit and CORS, as configured (each off when not set)."""
+    """The per-client rate limit and CORS, as configured (each off when not set), and outside them
+    the guard that drops quietly an answer the server has refused (see index.serving.errors)."""
     # Order matters: the last middleware added runs first. CORS sits outside the rate
     # limiter so that 429s carry CORS headers (a browser could not read them otherwise).
     if cfg.rate_limit > 0:
@@ -101,6 +105,7 @@ def _add_middleware(app: FastAPI, cfg: Settings) -> None:
             CORSMiddleware, allow_origins=origins, allow_methods=["GET", "OPTIONS"], allow_headers=["*"],
             expose_headers=["Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining"], max_age=600,
         )
+    app.add_middleware(DroppedResponseGuard)  # outermost: see index.serving.errors
 
 
 def create_app(
@@ -117,8 +122,12 @@ def create_app(
 
     The app owns its process: at startup it gives torch `settings.torch_threads` threads
     (`index.encoders.model.configure_threads`). Pass `set_threads=False` to mount it in a process
-    that chooses its own threads."""
+    that chooses its own threads.
+
+    Logs never keep a question: `python -m index.serving.server` configures uvicorn so; for
+    any other launcher the same filters go on uvicorn's loggers here (`install_log_redaction`)."""
     cfg = settings or read_settings()
+    install_log_redaction()
     if query_log is None:
         query_log = QueryLog.open(cfg.query_log_path, cfg.log_retention_days)
     service = SharedSearcher(_searcher_factory(cfg.index if source is None else source))

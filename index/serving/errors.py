@@ -4,9 +4,19 @@ A client (the firm's website, a chatbot) shows `error` to a person, so it is
 bilingual and says what to do; `detail` is for the client's code. Bad input is a
 4xx with a readable message, never a 500; a real 500 is logged here and leaks
 nothing (no traceback, no path) to the caller.
+
+A request whose body is malformed on the wire (a broken chunked encoding) is
+answered 400 by the server itself, which logs one warning ("Invalid HTTP request
+received."); the app, already running for that request, then cannot send its
+own answer. `DroppedResponseGuard` lets that answer go quietly instead of as
+two ERROR tracebacks (this app's and uvicorn's), which any client could cause
+at will to flood the alerts. (When the broken chunk comes after the app has
+answered, uvicorn fails inside its own protocol instead; that traceback is
+kept out of the log by `index.serving.server.RefusedAnswerFilter`.)
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -14,11 +24,15 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from index.search.request import InvalidQuery
+from index.serving.server import server_already_answered
 from index.serving.shared import IndexUnavailable
 
 log = logging.getLogger(__name__)
+
+DISCONNECT_WAIT_SECONDS = 2.0  # how long a dropped answer waits for the server to close the connection
 
 
 class ApiError(Exception):
@@ -90,3 +104,48 @@ def install_error_handlers(app: FastAPI) -> None:
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
         return error_response(500, "服务器内部错误，请稍后再试 / internal server error (logged on the server)")
+
+
+class DroppedResponseGuard:
+    """Outermost of the app's middleware: when the server has already answered a request (a 400 for a
+    malformed body) and so refuses the app's own answer, the answer is dropped without an error, and
+    the request ends once the server has closed the connection. Any other failure to send is raised."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        dropped = False
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal dropped
+            if dropped:
+                return
+            try:
+                await send(message)
+            except Exception as exc:
+                if not server_already_answered(exc):
+                    raise
+                dropped = True
+                log.debug("answer to %s %s dropped: the server already answered the request",
+                          scope.get("method"), scope.get("path"))
+
+        await self.app(scope, receive, guarded_send)
+        if dropped:
+            # Returning while the connection is still open would make uvicorn log an ERROR
+            # ("returned without completing response"); it closes it right after its 400.
+            await _until_disconnected(receive)
+
+
+async def _until_disconnected(receive: Receive) -> None:
+    async def drain() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    try:
+        await asyncio.wait_for(drain(), DISCONNECT_WAIT_SECONDS)
+    except Exception:  # timed out, or receive failed: the request is over either way
+        pass

@@ -173,12 +173,18 @@ def status(state: State) -> dict:
                        responses={503: {"model": HealthOut, "description": "No index can be opened"}},
                        summary="Liveness and readiness")
 def healthz(state: State) -> Any:
-    """200 when an index is open (and which version), 503 with the reason otherwise. Never
-    queues behind a long search: when busy it reports the version it already serves."""
+    """200 when an index is open (and which version), 503 with the reason otherwise: none can be
+    opened, or the version served was found damaged on disk (by this check or by a search; the
+    version is named then). Never queues behind a long search: when busy it reports the version
+    it already serves."""
     service = state.service
     try:
         with service.use(timeout=HEALTH_LOCK_SECONDS) as searcher:
             searcher.refresh()
+            damage = service.damage(searcher)
+            if damage:
+                return JSONResponse({"ok": False, "version": searcher.version,
+                                     "error": unavailable_message(IndexUnavailable(damage))}, status_code=503)
             return {"ok": True, "version": searcher.version}
     except TimeoutError:
         current = service.searcher
@@ -186,7 +192,9 @@ def healthz(state: State) -> Any:
             return {"ok": True, "version": current.version}
         return JSONResponse({"ok": False, "version": None, "error": "starting"}, status_code=503)
     except IndexUnavailable as exc:
-        return JSONResponse({"ok": False, "version": None, "error": unavailable_message(exc)}, status_code=503)
+        current = service.searcher
+        version = current.version if current is not None and service.damage(current) else None
+        return JSONResponse({"ok": False, "version": version, "error": unavailable_message(exc)}, status_code=503)
 
 
 ROUTERS = (search_router, articles_router, operations_router)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
 
 from index.search.searcher import ModelMismatch, Searcher
-from index.storage.layout import IndexNotFound
+from index.storage.layout import IndexDamaged, IndexNotFound
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,12 @@ class SharedSearcher:
     read-only SQLite connection serialises its own calls. The only lock left is
     around the first open, so that two requests do not load the index twice.
     Torch's thread count is not touched here (see `index.encoders.model.configure_threads`).
+
+    A served version found damaged while in use (its meta.sqlite garbled or
+    truncated on disk: `IndexDamaged` from a refresh, or SQLite's own error in
+    the middle of a search) makes that request an `IndexUnavailable` (the API's
+    503 with the reason) rather than a 500, and is remembered (`damage`) so that
+    /healthz reports it until another version is served.
     """
 
     def __init__(self, factory: Callable[[], Searcher], retry_seconds: float = RETRY_OPEN_SECONDS):
@@ -46,6 +53,7 @@ class SharedSearcher:
         self._searcher: Searcher | None = None
         self._error: str | None = None
         self._next_try = 0.0
+        self._damaged: tuple[str, str] | None = None  # (version, why): a served version found unreadable
 
     @property
     def searcher(self) -> Searcher | None:
@@ -85,9 +93,31 @@ class SharedSearcher:
         """The shared Searcher (not exclusively: other threads search at the same time).
 
         `timeout` bounds only the wait for another thread that is opening the
-        index right now (TimeoutError after `timeout` s; -1 waits).
+        index right now (TimeoutError after `timeout` s; -1 waits). A damaged
+        served version met inside the block is raised as IndexUnavailable.
         """
-        yield self._ensure(timeout)
+        searcher = self._ensure(timeout)
+        try:
+            yield searcher
+        except IndexDamaged as exc:  # refresh() found the served version's file damaged
+            raise IndexUnavailable(self._note_damage(searcher.version, str(exc))) from exc
+        except sqlite3.DatabaseError as exc:  # a search read a damaged page
+            why = (f"index version {searcher.version} cannot be read ({exc}); roll back "
+                   f"(python -m index rollback --index {searcher.layout.root}) or rebuild with --full")
+            raise IndexUnavailable(self._note_damage(searcher.version, why)) from exc
+
+    def _note_damage(self, version: str, why: str) -> str:
+        if self._damaged != (version, why):
+            log.error("cannot serve: %s", why)
+        self._damaged = (version, why)
+        return why
+
+    def damage(self, searcher: Searcher) -> str | None:
+        """Why the version `searcher` serves was found unreadable, or None (a newer version clears it)."""
+        damaged = self._damaged
+        if damaged is not None and damaged[0] == searcher.version:
+            return damaged[1]
+        return None
 
     def warm_up(self) -> None:
         """Open the index and load the model now, so the first real question is not the slow one."""

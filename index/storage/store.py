@@ -12,8 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
+from index.storage.sqlite_health import sqlite_file_problem
 from ingest.records import Article, Passage
 
 SCHEMA = """
@@ -38,6 +37,26 @@ CREATE INDEX IF NOT EXISTS statutes_key ON statutes(key);
 BATCH = 500
 _ARTICLE_COLS = "id,title,url,category,published,tags,body,content_hash"
 _PASSAGE_COLS = 'pos,id,article_id,text,start,"end",heading,statutes,labels'
+
+
+def meta_problem(path: Path, counts: dict | None = None) -> str | None:
+    """Why a version's meta.sqlite cannot be served (header, SQLite's quick_check, the counts its
+    manifest records), or None. Reads the whole file: for an operator's command, not per search."""
+    problem = sqlite_file_problem(path)
+    if problem:
+        return f"{path} is missing" if problem == "missing" else f"{path}: {problem}"
+    try:
+        with MetaStore(path, readonly=True) as store:
+            check = [r[0] for r in store.db.execute("PRAGMA quick_check(5)")]
+            if check != ["ok"]:
+                return f"{path} is damaged: {'; '.join(check)}"
+            have = store.counts()
+    except sqlite3.Error as exc:
+        return f"{path} cannot be read ({exc})"
+    if counts and (counts.get("articles"), counts.get("passages")) != have:
+        return (f"{path} holds {have[0]} articles and {have[1]} passages, its manifest says "
+                f"{counts.get('articles')} and {counts.get('passages')}")
+    return None
 
 
 def text_hash(text: str) -> str:
@@ -206,6 +225,13 @@ class MetaStore:
             have.extend(x for x in _json_list(row[8]) if x not in have)
         return out
 
+    def embed_inputs(self, embed_hashes: Iterable[str]) -> dict[str, tuple[str, str, str]]:
+        """embed hash -> (article title, passage text, heading): what a passage's vector was embedded from,
+        for passages carried forward whose vector the embedding cache no longer holds (a replaced cache)."""
+        sql = ("SELECT p.embed_hash, a.title, p.text, p.heading FROM passages p JOIN articles a "
+               "ON a.id = p.article_id WHERE p.embed_hash IN ({})")
+        return {row[0]: (row[1], row[2], row[3]) for row in select_in(self.db, sql, dict.fromkeys(embed_hashes))}
+
     def positions_citing(self, keys: Iterable[str]) -> set[int]:
         return {r[0] for r in select_in(self.db, "SELECT pos FROM statutes WHERE key IN ({})", dict.fromkeys(keys))}
 
@@ -297,47 +323,3 @@ def _passage(row: tuple) -> PassageRow:
 
 def _article(row: tuple) -> ArticleRow:
     return ArticleRow(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), row[6], row[7])
-
-
-class EmbeddingCache:
-    """Vectors keyed by (model checksum, hash of the embedded text).
-
-    Lives beside the versions, so re-indexing never re-embeds a passage whose
-    text is unchanged, even across --full rebuilds.
-    """
-
-    def __init__(self, path: Path):
-        self.db = sqlite3.connect(path, timeout=60, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute(
-            "CREATE TABLE IF NOT EXISTS vectors (model TEXT NOT NULL, hash TEXT NOT NULL, "
-            "vec BLOB NOT NULL, PRIMARY KEY (model, hash))"
-        )
-
-    def close(self) -> None:
-        self.db.close()
-
-    def missing(self, model: str, hashes: list[str]) -> list[str]:
-        uniq = list(dict.fromkeys(hashes))
-        sql = "SELECT hash FROM vectors WHERE model=? AND hash IN ({})"
-        have = {r[0] for r in select_in(self.db, sql, uniq, model)}
-        return [h for h in uniq if h not in have]
-
-    def put(self, model: str, hashes: list[str], vectors: np.ndarray) -> None:
-        self.db.executemany(
-            "INSERT OR REPLACE INTO vectors VALUES (?,?,?)",
-            [(model, h, v.astype(np.float32).tobytes()) for h, v in zip(hashes, vectors, strict=True)],
-        )
-        self.db.commit()
-
-    def get(self, model: str, hashes: list[str], dim: int) -> np.ndarray:
-        out = np.zeros((len(hashes), dim), dtype=np.float32)
-        index: dict[str, list[int]] = {}
-        for i, h in enumerate(hashes):
-            index.setdefault(h, []).append(i)
-        sql = "SELECT hash, vec FROM vectors WHERE model=? AND hash IN ({})"
-        for h, blob in select_in(self.db, sql, index, model):
-            vec = np.frombuffer(blob, dtype=np.float32)
-            for j in index[h]:
-                out[j] = vec
-        return out

@@ -467,3 +467,91 @@ def test_build_exits_0_and_every_good_article_is_searchable_by_its_title(
     # a second run with nothing changed publishes nothing new and still exits 0
     again = build_index([str(corpus.folder)], idx, options, embedder, tokenizer)
     assert again.exit_code == 0 and again.status == "unchanged", again.message
+
+
+# --- issue 30: urls safe in an href, ids usable as a path segment, no bidi controls --------
+
+XSS_URL = 'https://example.com/a?x="><script>alert(1)</script>'
+SAFE_XSS_URL = "https://example.com/a?x=%22%3E%3Cscript%3Ealert(1)%3C/script%3E"
+BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+
+
+def _both_sources(tmp_path: Path, record: dict) -> list[Path]:
+    """The same record as a JSONL line and as a Markdown file with front matter."""
+    import yaml
+
+    (tmp_path / "export.jsonl").write_text(json.dumps(record, ensure_ascii=False) + "\n", encoding="utf-8")
+    meta = {k: v for k, v in record.items() if k != "body"}
+    front = yaml.safe_dump(meta, allow_unicode=True)
+    (tmp_path / "case.md").write_text(f"---\n{front}---\n{record['body']}\n", encoding="utf-8")
+    return [tmp_path / "export.jsonl", tmp_path / "case.md"]
+
+
+@pytest.mark.parametrize("url,stored", [
+    (XSS_URL, SAFE_XSS_URL),
+    ("https://example.com/a\"b<c>?q='1'&r=`x`", "https://example.com/a%22b%3Cc%3E?q=%271%27&r=%60x%60"),
+    ("https://example.com/p?a={b}|c^d\\e", "https://example.com/p?a=%7Bb%7D%7Cc%5Ed%5Ce"),
+    ("https://example.com/p?x=\u202eabc", "https://example.com/p?x=%E2%80%AEabc"),
+    ("https://x.cn/show.asp?12345&a=%22", "https://x.cn/show.asp?12345&a=%22"),  # escapes are kept as they are
+    ('https://ex"ample.com/a', None),  # a host name never holds a quote or a bracket
+    ("https://a.com\"><b>/x", None),
+    ("https://a\u202e.com/x", None),
+])
+def test_url_characters_unsafe_in_an_href_are_percent_encoded(url, stored):
+    assert canonical_url(url) == stored
+    assert stored is None or not set(stored) & set("\"'<>`{}|\\^ ")
+
+
+def test_a_front_matter_url_with_a_script_tag_is_stored_percent_encoded(tmp_path):
+    record = {"id": "xss-url", "title": "楼上漏水怎么办", "body": body(6), "url": XSS_URL}
+    for path in _both_sources(tmp_path, record):
+        res = load(path)
+        (a,) = res.articles
+        assert a.url == SAFE_XSS_URL and not res.skipped, (path.name, res.skipped)
+        assert a.id == "xss-url"
+    (tmp_path / "export.jsonl").write_text(json.dumps({**record, "url": 'https://a.com"><b>/x'}) + "\n")
+    res = load(tmp_path / "export.jsonl")
+    (skip,) = res.skipped
+    assert res.articles[0].url is None and "not an http(s) address" in skip.reason and skip.kept
+
+
+@pytest.mark.parametrize("bad_id", [".", "..", " .. ", "\u202e.."])
+def test_dot_ids_are_refused_with_a_reason(tmp_path, bad_id):
+    for path in _both_sources(tmp_path, {"id": bad_id, "title": "点号编号", "body": body(7)}):
+        res = load(path)
+        assert res.articles == [], path.name
+        (skip,) = res.skipped
+        assert "cannot be an article's address" in skip.reason and not skip.kept, skip
+        assert "give the article another id" in skip.reason
+
+
+def test_a_markdown_file_whose_name_makes_a_dot_id_is_refused(tmp_path):
+    # a folder walk never reads these (hidden files); named as the source, they are read
+    (tmp_path / "...md").write_text(md(8), encoding="utf-8")  # id: its name without ".md", ".."
+    (tmp_path / "..md").write_text(md(9), encoding="utf-8")  # id "."
+    res = load_many([str(tmp_path / "...md"), str(tmp_path / "..md")])
+    assert res.articles == []
+    assert sorted(s.reason.split(" cannot")[0] for s in res.skipped) == ["id '.'", "id '..'"], res.skipped
+    (tmp_path / "..md").write_text(md(9, extra="id: dots\n"), encoding="utf-8")  # an id of its own: fine
+    assert [a.id for a in load(tmp_path / "..md").articles] == ["dots"]
+
+
+@pytest.mark.parametrize("good_id", ["...", "a/..", "./a", ".a"])
+def test_ids_that_only_contain_dots_are_kept(tmp_path, good_id):
+    (a,) = load(_both_sources(tmp_path, {"id": good_id, "title": "点号编号", "body": body(7)})[0]).articles
+    assert a.id == good_id
+
+
+def test_bidi_controls_are_stripped_from_titles_ids_categories_and_tags(tmp_path):
+    b = BIDI_CONTROLS
+    record = {"id": f"lou{b}shui", "title": f"房屋漏水{b[4]}怎么办{b[5:9]}？", "body": body(11),
+              "category": f"{b[9]}房产物业", "tags": [f"漏水{b[10]}", b, "相邻关系"]}
+    for path in _both_sources(tmp_path, record):
+        (a,) = load(path).articles
+        assert (a.id, a.title, a.category, a.tags) == ("loushui", "房屋漏水怎么办？", "房产物业", ["漏水", "相邻关系"])
+        for text in (a.id, a.title, a.category, *a.tags):
+            assert not set(text) & set(b), (path.name, text)
+    # a title taken from the body loses them too
+    (tmp_path / "e.jsonl").write_text(json.dumps({"id": "t", "body": f"{b[4]}网贷逾期了怎么办？先别慌。"}) + "\n")
+    (a,) = load(tmp_path / "e.jsonl").articles
+    assert a.title == "网贷逾期了怎么办？"

@@ -13,7 +13,8 @@ def test_ray_actor_pool_embeds_exactly_like_the_local_loop(tmp_path, small_corpu
 
     from index.build.pipeline import BuildOptions, build_index, embed_text
     from index.build.ray_executor import embed_texts_ray
-    from index.storage.store import EmbeddingCache, MetaStore, text_hash
+    from index.storage.embedding_cache import EmbeddingCache
+    from index.storage.store import MetaStore, text_hash
     from ingest.chunk import chunk_article
     from ingest.load import LoadConfig, load_many
 

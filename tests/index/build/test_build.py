@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -260,3 +261,191 @@ def test_changed_tokenizer_data_retokenizes_without_reembedding(copy_corpus, tmp
 
     again = build_index([str(copy_corpus)], index, BuildOptions(progress=False), embedder, new_tokenizer)
     assert again.status == "unchanged"
+
+
+# ---- damaged files, empty sources, unwritable folders, rollback after a killed publish (issue 30) ----
+def _garble(path: Path) -> None:
+    with open(path, "r+b") as fh:
+        fh.write(b"\xde\xad\xbe\xef" * 25)  # the first 100 bytes: SQLite's header
+
+
+def _damage(path: Path, how: str) -> None:
+    if how == "garbled":
+        _garble(path)
+    else:
+        os.truncate(path, path.stat().st_size // 3)
+
+
+@pytest.mark.parametrize(("damaged", "how", "extra"), [
+    ("meta", "garbled", ()), ("meta", "truncated", ()), ("meta", "garbled", ("--full",)),
+    ("cache", "garbled", ()), ("cache", "truncated", ("--full",)),
+])
+def test_nightly_build_recovers_from_a_damaged_file_and_names_it(damaged, how, extra, copy_corpus, tmp_path,
+                                                                 embedder, tokenizer):
+    index = tmp_path / "idx"
+    first = build_index([str(copy_corpus)], index, BuildOptions(progress=False), embedder, tokenizer)
+    assert first.status == "published"
+    layout = IndexDir(index)
+    path = layout.current() / "meta.sqlite" if damaged == "meta" else layout.embedding_cache
+    _damage(path, how)
+    if damaged == "cache":  # the cache is opened when something is to be embedded
+        (copy_corpus / "xss-test.md").write_text(
+            (copy_corpus / "xss-test.md").read_text(encoding="utf-8") + "\n新增一段。\n", encoding="utf-8")
+
+    out = run_build(copy_corpus, index, *extra)
+    assert out.returncode == 0, out.stderr
+    assert "Traceback" not in out.stderr
+    report = json.loads(out.stdout)
+    assert report["status"] == "published" and report["version"] != first.version
+    assert str(path) in report["message"], report["message"]  # the damaged file is named
+    assert str(path) in out.stderr  # and logged by the nightly job
+    if damaged == "meta":  # not reused: every article built again, from the cache
+        assert report["articles_added"] == 6 and report["passages_reused"] == 0
+        assert report["previous_version"] == first.version
+    else:  # moved aside, rebuilt: everything embedded again
+        aside = [p.name for p in index.iterdir() if p.name.startswith("embeddings.sqlite.damaged-")]
+        assert len(aside) == 1 and aside[0] in report["message"]
+        assert report["passages_embedded"] >= 1
+        if "--full" in extra:
+            assert report["passages_embedded"] == report["passages_total"]
+    assert "协议离婚要等三十天冷静期吗？" in search_titles(index, "离婚冷静期多少天", embedder, tokenizer)
+    again = run_build(copy_corpus, index)  # and the next night is an ordinary one
+    assert again.returncode == 0 and json.loads(again.stdout)["status"] == "unchanged", again.stdout
+
+
+def test_a_source_where_every_file_is_broken_fails_clearly_even_allowed_to_shrink(copy_corpus, tmp_path,
+                                                                                   embedder, tokenizer):
+    index = tmp_path / "idx"
+    first = build_index([str(copy_corpus)], index, BuildOptions(progress=False), embedder, tokenizer)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for seed, name in enumerate(("a.md", "b.md", "c.md")):
+        (broken / name).write_bytes(random.Random(seed).randbytes(3000))  # binary: not an article
+    (broken / "d.md").write_text("", encoding="utf-8")
+    r = build_index([str(broken)], index, BuildOptions(progress=False, allow_shrink=True), embedder, tokenizer)
+    assert r.status == "failed" and r.exit_code == 1, r.message
+    assert "no articles" in r.message and "not published" in r.message and first.version in r.message
+    assert "AttributeError" not in r.message and len(r.skipped) >= 3
+    assert IndexDir(index).current_name() == first.version
+    assert search_titles(index, "离婚冷静期多少天", embedder, tokenizer)  # the old version keeps serving
+    refused = build_index([str(broken)], index, BuildOptions(progress=False), embedder, tokenizer)
+    assert refused.status == "refused" and refused.exit_code == 2  # without --allow-shrink: the guard, as before
+
+
+def test_a_read_only_index_folder_is_a_json_failure_not_a_traceback(copy_corpus, tmp_path, monkeypatch, capsys):
+    import errno
+
+    from index.cli import main
+    from index.storage import layout as layout_module
+
+    real_open = open
+
+    def read_only(path, mode="r", *args, **kwargs):
+        if str(path).endswith("build.lock"):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(layout_module, "open", read_only, raising=False)
+    code = main(["build", "--source", str(copy_corpus), "--index", str(tmp_path / "idx"), "--json", "--no-progress"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    report = json.loads(out)
+    assert report["status"] == "failed" and report["exit_code"] == 1
+    assert "build.lock" in report["message"] and "Permission denied" in report["message"]
+    assert "Traceback" not in err
+    code = main(["rollback", "--index", str(tmp_path / "idx"), "--json"])
+    out, err = capsys.readouterr()
+    assert code == 1 and json.loads(out)["status"] == "failed" and "writable" in json.loads(out)["message"]
+
+
+def test_a_report_that_cannot_be_written_leaves_no_tmp_and_no_stale_claim(copy_corpus, tmp_path, monkeypatch,
+                                                                           embedder, tokenizer):
+    import errno
+
+    from index.build import pipeline
+    from index.storage import layout as layout_module
+
+    index = tmp_path / "idx"
+    first = build_index([str(copy_corpus)], index, BuildOptions(progress=False), embedder, tokenizer)
+    layout = IndexDir(index)
+    assert json.loads(layout.report.read_text())["status"] == "published"
+
+    def disk_full_at(stage: str) -> None:
+        if stage == "write_dense":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "<write_dense>")
+
+    real_open = open
+
+    class FullFile:  # the file is created (0 bytes), then nothing fits
+        def __init__(self, fh):
+            self.fh = fh
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.fh.close()
+
+        def write(self, text):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def full_disk(path, mode="r", *args, **kwargs):
+        fh = real_open(path, mode, *args, **kwargs)
+        return FullFile(fh) if str(path).endswith("report.json.tmp") else fh
+
+    (copy_corpus / "xss-test.md").write_text(
+        (copy_corpus / "xss-test.md").read_text(encoding="utf-8") + "\n新增一段。\n", encoding="utf-8")
+    monkeypatch.setattr(pipeline, "STAGE_LISTENERS", [disk_full_at])
+    monkeypatch.setattr(layout_module, "open", full_disk, raising=False)
+    r = build_index([str(copy_corpus)], index, BuildOptions(progress=False), embedder, tokenizer)
+    assert r.status == "failed" and "No space" in r.message
+    assert not (index / "report.json.tmp").exists()
+    assert not layout.report.exists()  # the last report said "published": it is not left to say so
+    assert layout.current_name() == first.version
+    assert_clean(index)
+
+
+@pytest.mark.parametrize("stage", ["publish", "publish_renamed", "publish_recorded", "prune"])
+def test_rollback_after_a_killed_publish_returns_to_the_version_that_served(stage, copy_corpus, tmp_path,
+                                                                            embedder, tokenizer):
+    index = tmp_path / "idx"
+    layout = IndexDir(index)
+
+    def edit(text: str) -> None:
+        p = copy_corpus / "cizhi-buchang.md"
+        p.write_text(p.read_text(encoding="utf-8") + f"\n{text}\n", encoding="utf-8")
+
+    build_index([str(copy_corpus)], index, BuildOptions(progress=False), embedder, tokenizer)
+    edit("补充第一句。")
+    build_index([str(copy_corpus)], index, BuildOptions(progress=False), embedder, tokenizer)
+    edit("补充第二句。")
+    proc = run_build(copy_corpus, index, env={"LAWFAQ_TEST_PAUSE_AT": stage}, wait=False)
+    try:
+        wait_for_stage(proc, stage)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    served = layout.current_name()  # what serves after the killed run (its own version only past the switch)
+    edit("补充第三句。")
+    last = build_index([str(copy_corpus)], index, BuildOptions(progress=False), embedder, tokenizer)
+    assert last.status == "published" and last.previous_version == served
+
+    out = subprocess.run([sys.executable, "-m", "index", "rollback", "--index", str(index), "--json"], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["to"] == served and layout.current_name() == served
+
+
+def test_rollback_refuses_a_damaged_version_with_exit_1(copy_corpus, tmp_path, embedder, tokenizer):
+    index = tmp_path / "idx"
+    a = build_index([str(copy_corpus)], index, BuildOptions(progress=False), embedder, tokenizer)
+    (copy_corpus / "xss-test.md").unlink()
+    b = build_index([str(copy_corpus)], index, BuildOptions(progress=False, allow_shrink=True), embedder, tokenizer)
+    _garble(IndexDir(index).versions / a.version / "meta.sqlite")
+    out = subprocess.run([sys.executable, "-m", "index", "rollback", "--index", str(index)], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert a.version in out.stderr and "meta.sqlite" in out.stderr and "damaged" in out.stderr, out.stderr
+    assert IndexDir(index).current_name() == b.version

@@ -1,18 +1,32 @@
 """Personal data is replaced before a question is stored; ordinary numbers stay (no model needed)."""
 from __future__ import annotations
 
+import collections
+import difflib
+import json
+import re
+import time
+from pathlib import Path
+
 import pytest
 
+from index.firm.logwriter import clip_redact
 from index.firm.redact import (
+    ADDRESS,
     BANK_CARD,
+    BIRTH_DATE,
+    CREDIT_CODE,
     EMAIL,
     ID_CARD,
     LANDLINE,
+    NAME,
     NUMBER,
+    PASSPORT,
     PHONE,
     PLATE,
     QQ,
     WECHAT,
+    credit_code_ok,
     find,
     id_checksum_ok,
     luhn_ok,
@@ -138,3 +152,158 @@ def test_no_digits_of_a_phone_survive():
 def test_checks():
     assert luhn_ok("6228480402564890018") and not luhn_ok("6228480402564890019")
     assert id_checksum_ok("11010519491231002X") and not id_checksum_ok("110105194912310021")
+
+
+# ---- issue 30 item 7: the spellings that leaked, and what else is now recognised ----------------
+SPELLINGS = [
+    ("打139.1234.5678找我", f"打{PHONE}找我"),
+    ("1391 2345 678是我电话", f"{PHONE}是我电话"),
+    ("139/1234/5678", PHONE),
+    ("电话(138)1234-5678", f"电话{PHONE}"),
+    ("1 3 9 1 2 3 4 5 6 7 8", PHONE),
+    ("我手机一三九一二三四五六七八一直关机", f"我手机{PHONE}一直关机"),
+    ("幺三九 一二三四 五六七八", PHONE),
+    ("手机139一二三四5678", f"手机{PHONE}"),
+    ("座机零二一六二三四五六七八", f"座机{LANDLINE}"),
+    ("身份证440306 1985 0315 1234", f"身份证{ID_CARD}"),
+    ("身份证 3201 0619 9207 1845 21 丢了", f"身份证 {ID_CARD} 丢了"),
+    ("身份证号四四〇三〇六一九八五〇三一五一二三四", f"身份证号{ID_CARD}"),
+    ("卡号6217.0012.3456.7890.122", f"卡号{BANK_CARD}"),
+    ("车牌京 A 12345撞了我", f"车牌{PLATE}撞了我"),
+    ("加V: lawyer_zhang88 详谈", f"加V: {WECHAT} 详谈"),
+    ("加微 lawyer_zhang88", f"加微 {WECHAT}"),
+    ("vx：zhang_san99", f"vx：{WECHAT}"),
+    ("wx号 abc123456", f"wx号 {WECHAT}"),
+    ("资料发 wangfang at 126 dot com", f"资料发 {EMAIL}"),
+    ("邮箱li_na#qq.com", f"邮箱{EMAIL}"),
+    ("我是王女士，房东张先生不退押金", f"我是{NAME}女士，房东{NAME}先生不退押金"),
+    ("我叫张伟今年35岁", f"我叫{NAME}今年35岁"),
+    ("家住幸福小区3栋2单元501室，楼上漏水", f"家住幸福小区{ADDRESS}，楼上漏水"),
+    ("北京市朝阳区建国路88号院2号楼1201", f"北京市朝阳区建国路{ADDRESS}"),
+    ("我1990年5月3日出生，能退休吗", f"我{BIRTH_DATE}出生，能退休吗"),
+    ("生于二〇〇八年十二月二十三日", f"生于{BIRTH_DATE}"),
+    ("护照号码E12345678丢了", f"护照号码{PASSPORT}丢了"),
+    ("港澳通行证C12345678被扣", f"港澳通行证{PASSPORT}被扣"),
+    ("统一社会信用代码91440300MA5G12345L", f"统一社会信用代码{CREDIT_CODE}"),
+]
+
+ORDINARY = [
+    "我叫他还钱他不还",
+    "张三打伤了李四，张三要负什么责任",  # the stock names of legal hypotheticals
+    "对方女士不同意离婚",
+    "可以向法官申请回避吗，交了10万律师费",
+    "我知道15号开庭，每个月15号发工资",
+    "2023年5月1日生效的合同，1985年出生的人",
+    "二〇二三年五月一日发生的事故，第一千零三十二条",
+    "银行流水2019 2020 2021 2022年都要打印吗",
+    "银行卡里2019.2020.2021.2022四年的利息",
+    "借了5000三个月没还",
+    "1号楼12号楼之间的绿地，第3栋楼延期交房，2室1厅",
+    "微信account被封了，加微信好友后被骗，护照号码一般几位",
+    "（2023）川01民终12345号，打12315和12345都没用",
+    "护照20250501到期了还能用吗",
+]
+
+
+@pytest.mark.parametrize("text, expected", SPELLINGS)
+def test_spellings_that_leaked_are_replaced(text, expected):
+    assert redact(text) == expected
+
+
+@pytest.mark.parametrize("text", ORDINARY)
+def test_words_and_numbers_that_look_personal_but_are_not(text):
+    assert redact(text) == text
+
+
+def test_credit_code_check():
+    assert credit_code_ok("91440300MA5G12345L") and not credit_code_ok("91440300MA5G12345K")
+
+
+# ---- the measurement set: tests/fixtures/redaction/questions.jsonl -----------------------------
+# Each line: {"text", "pii": substrings that must not survive, "kind": one kind per pii entry (for a
+# question without personal data: the kinds of numbers in it), "keep": optional substrings that must}.
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "redaction" / "questions.jsonl"
+PROMISED = ("phone", "landline", "id_card", "bank_card", "email", "plate", "wechat", "qq")
+# Redacted where the question marks them; what still leaks is measured, documented in docs/privacy.md
+# and may not grow: bare names without 我叫/先生/女士 ("张建华欠我工资"), an office code "T1-1203".
+KNOWN_LEAKS = {"name": 7, "address": 1}
+TOKEN_RE = re.compile(r"【[^】]{1,6}】")
+
+
+def _rows() -> list[dict]:
+    return [json.loads(line) for line in FIXTURE.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def test_the_measurement_set_is_as_described():
+    rows = _rows()
+    personal = [r for r in rows if r["pii"]]
+    plain = [r for r in rows if not r["pii"]]
+    assert len(rows) >= 200 and len(personal) >= 100 and len(plain) >= 100
+    assert len({r["text"] for r in rows}) == len(rows)
+    for r in personal:
+        assert len(r["kind"]) == len(r["pii"]) and all(s in r["text"] for s in r["pii"]), r
+    kinds = collections.Counter(k for r in personal for k in r["kind"])
+    assert all(kinds[k] >= 3 for k in PROMISED), kinds
+    numbers = collections.Counter(k for r in plain for k in set(r["kind"]))
+    assert all(numbers[k] >= 5 for k in ("statute", "amount", "date", "case_number", "hotline")), numbers
+
+
+def _overmasked(text: str, pii: list[str], out: str) -> int:
+    """Characters outside the labelled personal data that did not survive."""
+    rest = text
+    for s in sorted(pii, key=len, reverse=True):
+        rest = rest.replace(s, "")
+    kept = TOKEN_RE.sub("", out)
+    blocks = difflib.SequenceMatcher(None, rest, kept, autojunk=False).get_matching_blocks()
+    return len(rest) - sum(b.size for b in blocks)
+
+
+def test_measurement_no_promised_form_leaks_and_legal_numbers_stay():
+    total: collections.Counter[str] = collections.Counter()
+    leaks: collections.Counter[str] = collections.Counter()
+    false_masks: list[str] = []
+    lost: list[str] = []
+    overmasked = 0
+    for r in _rows():
+        out = redact(r["text"])
+        lost += [f"{s!r} in {out}" for s in r.get("keep", []) if s not in out]
+        if not r["pii"]:
+            if out != r["text"]:
+                false_masks.append(f"{r['text']} -> {out}")
+            continue
+        for s, kind in zip(r["pii"], r["kind"], strict=True):
+            total[kind] += 1
+            leaks[kind] += s in out
+        overmasked += _overmasked(r["text"], r["pii"], out)
+    report = (f"leaks by kind {dict(+leaks)} of {dict(total)}; false masks {len(false_masks)} {false_masks[:5]}; "
+              f"kept numbers lost {len(lost)} {lost[:5]}; characters over-masked {overmasked}")
+    assert all(leaks[k] == 0 for k in PROMISED), report
+    assert all(leaks[k] <= KNOWN_LEAKS.get(k, 0) for k in total), report
+    assert false_masks == [] and lost == [] and overmasked == 0, report
+
+
+# ---- cost: it runs on the log's background thread for every question ----------------------------
+@pytest.mark.parametrize("unit", [
+    "微信 abcdefghij", "139 ", "1.", "一三九一二三四五六七八，", "13812345678，", "我叫王小明先生",
+    "1号楼2单元", "1990年5月3日出生", "a#", "a@b.", "京A1", "1 - ",
+])
+def test_hostile_lines_cost_linear_time(unit):
+    text = unit * (200_000 // len(unit))
+    start = time.perf_counter()
+    redact(text)
+    assert time.perf_counter() - start < 5.0  # ~0.5 s here; quadratic would be minutes
+
+
+@pytest.mark.parametrize("keyword", ["微信", "QQ", "护照", "出生", "联系人", "我叫", "加v", "86", "(010"])
+def test_runs_of_spaces_after_a_keyword_do_not_backtrack(keyword):
+    # "微信" + 300 spaces took 7 s with adjacent \s* quantifiers (and hours at the log's 2000 characters).
+    start = time.perf_counter()
+    redact(keyword + " " * 2000 + "中")
+    assert time.perf_counter() - start < 0.5
+
+
+def test_a_200_mb_line_is_clipped_before_it_is_redacted():
+    line = "1" * 200_000_000
+    start = time.perf_counter()
+    stored = clip_redact(line)
+    assert time.perf_counter() - start < 1.0 and len(stored) <= 2000

@@ -127,12 +127,13 @@ def test_search_answers_with_absolute_links(client, server):
     assert [h["rank"] for h in hits] == list(range(1, len(hits) + 1))
     for h in hits:
         assert h["link"].startswith(PUBLIC_URL + "?article="), h["link"]  # the fixture articles have no url
-        assert h["article_url"] == f"{server}/articles/{h['article_id']}"
+        # LAWFAQ_PUBLIC_URL is set: the API's own links use its scheme and host, never the request's Host
+        assert h["article_url"] == f"{PUBLIC_URL}articles/{h['article_id']}"
         assert h["passage"] and h["title"] and isinstance(h["statutes"], list)
         s, e = h["best_sentence"]
         assert 0 <= s <= e <= len(h["passage"])
-    # the article link of a hit works
-    art = client.get(hits[0]["article_url"])
+    # the article link of a hit works (behind the public host's proxy: here, straight at the server)
+    art = client.get(f"/articles/{hits[0]['article_id']}")
     assert art.status_code == 200 and art.json()["id"] == hits[0]["article_id"]
 
 
@@ -143,8 +144,8 @@ def test_search_lists_a_near_copy_under_the_hit_it_copies(client, server):
     hit, copy = copies[0]
     assert {hit["article_id"], copy["article_id"]} == {"shangmen-cuishou", "shangmen-cuishou-bayue"}
     assert copy["link"].startswith(PUBLIC_URL + "?article=" + copy["article_id"] + "&passage=")
-    assert copy["article_url"] == f"{server}/articles/{copy['article_id']}"
-    assert client.get(copy["article_url"]).json()["id"] == copy["article_id"]
+    assert copy["article_url"] == f"{PUBLIC_URL}articles/{copy['article_id']}"
+    assert client.get(f"/articles/{copy['article_id']}").json()["id"] == copy["article_id"]
 
 
 def test_search_gives_one_card_per_article_and_raw_passages_on_request(client):
@@ -338,7 +339,8 @@ def test_new_version_is_served_without_restart(client, served_index, copy_corpus
     assert r.status_code == 200 and r.json()["version"] == report.version
     top = r.json()["hits"][0]
     assert top["title"] == "邻居家的狗咬伤了人，谁来赔偿医药费？", r.json()
-    art = client.get(top["article_url"])
+    assert top["article_url"].startswith(PUBLIC_URL)
+    art = client.get(f"/articles/{top['article_id']}")
     assert art.status_code == 200 and art.json()["category"] == "侵权责任"
 
 
@@ -506,3 +508,143 @@ def test_two_worker_processes_answer_like_one(served_index, tmp_path):
             a = httpx.get(one + "/search", params={"q": q, "k": 3}, timeout=60).json()
             b = httpx.get(url + "/search", params={"q": q, "k": 3}, timeout=60).json()
             assert [h["passage_id"] for h in a["hits"]] == [h["passage_id"] for h in b["hits"]], q
+
+
+# ------------------------------------------- damaged files on disk (issue 30) -----
+def _index_copy(built_index: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "idx"
+    shutil.copytree(built_index, root)
+    return root
+
+
+def _garble(path: Path, offset: int = 0, n: int = 100) -> None:
+    with open(path, "r+b") as fh:
+        fh.seek(offset)
+        fh.write(b"\xde\xad\xbe\xef" * (n // 4))
+
+
+def _new_version_like(root: Path, suffix: str) -> Path:
+    """A copy of the serving version under a newer name (published by switching CURRENT to it)."""
+    from index.storage.layout import IndexDir
+
+    old = IndexDir(root).current_name()
+    new = root / "versions" / (old + suffix)
+    shutil.copytree(root / "versions" / old, new)
+    return new
+
+
+def factory_client(factory, query_log=None):
+    from fastapi.testclient import TestClient
+
+    from index.serving.api import create_app
+    from index.settings import Settings
+
+    app = create_app(factory, Settings(rate_limit=0, query_log="off"), query_log=query_log, warm_up=False)
+    return TestClient(app, raise_server_exceptions=False)
+
+
+@pytest.mark.parametrize("damage", ["garbled", "truncated", "faiss"])
+def test_a_damaged_new_meta_sqlite_keeps_the_old_version_serving(built_index, tmp_path, embedder, tokenizer, damage):
+    """As a damaged FAISS file already did: the old version keeps serving, `refresh_error` says why,
+    and a rollback to the version being served clears it."""
+    from index.search.searcher import Searcher
+    from index.storage.layout import IndexDir
+
+    root = _index_copy(built_index, tmp_path)
+    layout = IndexDir(root)
+    old = layout.current_name()
+    searcher = Searcher.open(root, embedder=embedder, tokenizer=tokenizer)
+    with local_client(searcher) as c:
+        new = _new_version_like(root, "b")
+        if damage == "garbled":
+            _garble(new / "meta.sqlite")
+        elif damage == "truncated":
+            os.truncate(new / "meta.sqlite", (new / "meta.sqlite").stat().st_size // 2)
+        else:
+            from index.backends.local import DENSE_FILE
+
+            _garble(new / DENSE_FILE)
+        layout.switch(new.name)
+        h = c.get("/healthz")
+        assert h.status_code == 200 and h.json() == {"ok": True, "version": old, "error": None}
+        s = c.get("/status")
+        assert s.status_code == 200 and s.json()["version"] == old
+        assert new.name in s.json()["refresh_error"]
+        assert damage == "faiss" or "meta.sqlite" in s.json()["refresh_error"]
+        r = c.get("/search", params={"q": "被公司开除了能拿多少钱", "mode": "bm25"})
+        assert r.status_code == 200 and r.json()["version"] == old and r.json()["hits"]
+        assert c.get("/articles/cizhi-buchang").status_code == 200
+        assert c.get("/categories").status_code == 200
+
+        layout.rollback()  # back to the version being served: the old error is no longer news
+        s = c.get("/status")
+        assert layout.current_name() == old and s.json()["version"] == old and s.json()["refresh_error"] is None
+
+
+def test_a_fresh_start_on_a_damaged_current_version_is_the_documented_503(built_index, tmp_path, embedder, tokenizer):
+    from index.search.searcher import Searcher
+    from index.storage.layout import IndexDir
+
+    root = _index_copy(built_index, tmp_path)
+    meta = IndexDir(root).current() / "meta.sqlite"
+    _garble(meta)
+    with factory_client(lambda: Searcher.open(root, embedder=embedder, tokenizer=tokenizer)) as c:
+        h = c.get("/healthz")
+        assert h.status_code == 503 and h.json()["ok"] is False and str(meta) in h.json()["error"]
+        for path in ("/search?q=离婚", "/status", "/articles/cizhi-buchang", "/categories"):
+            r = c.get(path)
+            assert r.status_code == 503, (path, r.text)
+            assert "meta.sqlite" in error_of(r) and "rollback" in error_of(r)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbled-pages"])
+def test_a_served_meta_sqlite_damaged_under_a_search_is_503_and_unhealthy(built_index, tmp_path, embedder,
+                                                                          tokenizer, damage):
+    """Truncated (its header says how long it should be) or garbled inside (only a read finds it)."""
+    from index.search.searcher import Searcher
+    from index.storage.layout import IndexDir
+
+    root = _index_copy(built_index, tmp_path)
+    layout = IndexDir(root)
+    meta = layout.current() / "meta.sqlite"
+    searcher = Searcher.open(root, embedder=embedder, tokenizer=tokenizer)
+    with local_client(searcher) as c:
+        assert c.get("/search", params={"q": "离婚冷静期", "mode": "bm25"}).status_code == 200
+        if damage == "truncated":
+            os.truncate(meta, 8192)
+        else:
+            size = meta.stat().st_size
+            _garble(meta, offset=4096, n=size - 4096)  # every page but the first (the header stays whole)
+            _garble(meta, offset=24, n=4)  # and the change counter: SQLite drops its cached pages
+        r = c.get("/search", params={"q": "被公司开除了能拿多少钱", "k": 3})
+        assert r.status_code == 503, r.text
+        assert "meta.sqlite" in error_of(r) or "cannot be read" in error_of(r)
+        assert r.headers.get("retry-after")
+        h = c.get("/healthz")
+        assert h.status_code == 503 and h.json()["ok"] is False and h.json()["version"] == layout.current_name()
+        assert c.get("/status").status_code == 503
+
+        fixed = root / "versions" / (layout.current_name() + "c")  # a sound copy, published under a new name
+        shutil.copytree(built_index / "versions" / layout.current_name(), fixed)
+        layout.switch(fixed.name)
+        h = c.get("/healthz")
+        assert h.status_code == 200 and h.json() == {"ok": True, "version": fixed.name, "error": None}
+        assert c.get("/search", params={"q": "被公司开除了能拿多少钱", "k": 3}).status_code == 200
+
+
+def test_a_damaged_question_log_never_fails_a_search(local_searcher, tmp_path):
+    from index.firm.querylog import QueryLog
+
+    path = tmp_path / "query_log.sqlite"
+    path.write_bytes(b"\xde\xad\xbe\xef" * 2000)  # not a database
+    log = QueryLog.open(path)
+    try:
+        with local_client(local_searcher, log) as c:
+            for q in ("被公司开除了能拿多少钱", "离婚冷静期多少天"):
+                r = c.get("/search", params={"q": q, "k": 3, "mode": "bm25"})
+                assert r.status_code == 200 and r.json()["hits"], r.text
+            assert c.get("/healthz").status_code == 200
+        log.flush()
+        assert log.stats.written == 0 and log.stats.failed >= 1  # dropped, counted, not raised
+    finally:
+        log.close()
