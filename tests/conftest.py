@@ -63,3 +63,14 @@ def copy_corpus(tmp_path) -> Path:
     dst = tmp_path / "corpus"
     shutil.copytree(FIXTURES / "corpus", dst)
     return dst
+
+
+# Tests that load the real model are slow by definition (`make test-fast` runs the ones that need none),
+# whether or not their module remembered the marker.
+MODEL_FIXTURES = {"embedder", "built_index", "shipped_index", "fp32", "planted_index"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -19,6 +19,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 from index.search.answered import trained_memory
 from index.search.config import FusionWeights, SearchConfig, learned_fusion
 from index.search.hits import Copy, Excerpt, Hit, HitList, article_link, best_sentence, link_for
@@ -270,12 +272,10 @@ class Searcher:
             return hits, False, ""
         cfg = self.config
         words = self.tokenizer.highlight_terms(ranking.read_as, ranking.tokens)
-        bodies = v.store.articles(h.article_id for h in hits)
+        texts = v.article_texts([h.article_id for h in hits])
 
         def score(hit: Hit, cosine: float) -> float:
-            art = bodies.get(hit.article_id)
-            text = f"{art.title}\n{art.body}" if art else hit.passage
-            return relevance(cosine, coverage(words, text), cfg.coverage_weight)
+            return relevance(cosine, coverage(words, texts.get(hit.article_id) or hit.passage), cfg.coverage_weight)
 
         # a tower's cosines sit elsewhere (trained with a sharp softmax): judge on the base model's, as calibrated
         best_dense = ranking.judge_dense if ranking.judge_dense is not None else max(ranking.dense_score.values())
@@ -375,10 +375,12 @@ class Searcher:
 
 
 def _best_cosine_per_article(v: LoadedVersion, dense_score: dict[int, float]) -> dict[str, float]:
-    """article id -> the best cosine among its candidate passages."""
-    best: dict[str, float] = {}
-    for pos, cosine in dense_score.items():
-        aid = v.article_ids[int(v.article_idx[pos])]
-        if cosine > best.get(aid, float("-inf")):
-            best[aid] = cosine
-    return best
+    """article id -> the best cosine among its candidate passages (vectorised: ~300 candidates a search)."""
+    if not dense_score:
+        return {}
+    positions = np.fromiter(dense_score.keys(), np.int64, len(dense_score))
+    cosines = np.fromiter(dense_score.values(), np.float64, len(dense_score))
+    articles = v.article_idx[positions]
+    order = np.lexsort((-cosines, articles))  # by article, best cosine first
+    firsts = order[np.r_[True, articles[order][1:] != articles[order][:-1]]]
+    return {v.article_ids[int(articles[i])]: float(cosines[i]) for i in firsts}
