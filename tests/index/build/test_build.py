@@ -47,6 +47,18 @@ def wait_for_stage(proc: subprocess.Popen, stage: str, timeout: float = 120) -> 
     raise AssertionError(f"build never reached stage {stage}")
 
 
+def kill_build_at(corpus, index, stage: str) -> None:
+    """Start a real build, let it reach `stage`, and kill -9 it there."""
+    proc = run_build(corpus, index, env={"LAWFAQ_TEST_PAUSE_AT": stage}, wait=False)
+    try:
+        wait_for_stage(proc, stage)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
 def assert_clean(index: Path) -> None:
     layout = IndexDir(index)
     assert not layout.tmp.exists() or list(layout.tmp.iterdir()) == []
@@ -122,14 +134,7 @@ def test_kill_9_at_any_stage_keeps_the_old_version_serving(stage, copy_corpus, t
     (copy_corpus / "cizhi-buchang.md").write_text(
         (copy_corpus / "cizhi-buchang.md").read_text(encoding="utf-8") + "\n补充一句新的内容。\n", encoding="utf-8")
 
-    proc = run_build(copy_corpus, index, env={"LAWFAQ_TEST_PAUSE_AT": stage}, wait=False)
-    try:
-        wait_for_stage(proc, stage)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    kill_build_at(copy_corpus, index, stage)
     assert IndexDir(index).current_name() == old  # still serving the previous version
     from index.storage.layout import read_manifest
 
@@ -419,14 +424,7 @@ def test_rollback_after_a_killed_publish_returns_to_the_version_that_served(stag
     edit("补充第一句。")
     build_index([str(copy_corpus)], index, BuildOptions(progress=False), embedder, tokenizer)
     edit("补充第二句。")
-    proc = run_build(copy_corpus, index, env={"LAWFAQ_TEST_PAUSE_AT": stage}, wait=False)
-    try:
-        wait_for_stage(proc, stage)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    kill_build_at(copy_corpus, index, stage)
     served = layout.current_name()  # what serves after the killed run (its own version only past the switch)
     edit("补充第三句。")
     last = build_index([str(copy_corpus)], index, BuildOptions(progress=False), embedder, tokenizer)
