@@ -23,6 +23,7 @@ import os
 import shutil
 import tempfile
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -130,6 +131,37 @@ def quantize_weights_8bit(fp32_path: Path, out_path: Path, block: int = BLOCK) -
     quantizer.model.save_model_to_file(str(out_path), use_external_data_format=False)
 
 
+@contextlib.contextmanager
+def quiet_export():
+    """Silence what the export's libraries print and a user cannot act on, unless `-v` (debug) is on:
+    ONNX Runtime's quantiser logs one INFO line per MatMul it skips (over a thousand), torch's tracer
+    warns that a traced condition "might be incorrect" (checked: the export is compared with the
+    model), and transformers draws a weight-loading progress bar. A first build then prints a few lines."""
+    if logging.getLogger().isEnabledFor(logging.DEBUG):
+        yield
+        return
+    ort = [logging.getLogger(name) for name in ("onnxruntime", "onnxruntime.quantization",
+                                                 "onnxruntime.quantization.matmul_nbits_quantizer")]
+    levels = [lg.level for lg in ort]
+    try:
+        from transformers.utils import logging as transformers_logging
+    except ImportError:  # pragma: no cover - transformers comes with sentence-transformers
+        transformers_logging = None
+    try:
+        for lg in ort:
+            lg.setLevel(logging.WARNING)
+        if transformers_logging is not None:
+            transformers_logging.disable_progress_bar()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for lg, level in zip(ort, levels, strict=True):
+            lg.setLevel(level)
+        if transformers_logging is not None:
+            transformers_logging.enable_progress_bar()
+
+
 def export_int8(model_dir: Path, out_dir: Path) -> Path:
     """Export `model_dir` to `out_dir/model_int8.onnx` (+ its tokenizer), atomically and once."""
     if (out_dir / "model_int8.onnx").exists():
@@ -143,8 +175,9 @@ def export_int8(model_dir: Path, out_dir: Path) -> Path:
         tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir.parent))
         try:
             log.info("exporting %s to int8 ONNX (once; about a minute)", model_dir)
-            _export_fp32(model_dir, tmp / "model_fp32.onnx")
-            quantize_weights_8bit(tmp / "model_fp32.onnx", tmp / "model_int8.onnx")
+            with quiet_export():
+                _export_fp32(model_dir, tmp / "model_fp32.onnx")
+                quantize_weights_8bit(tmp / "model_fp32.onnx", tmp / "model_int8.onnx")
             (tmp / "model_fp32.onnx").unlink()
             with contextlib.suppress(FileNotFoundError):
                 (tmp / "model_fp32.onnx.data").unlink()
