@@ -16,7 +16,7 @@ import streamlit as st
 
 from index.encoders.model import configure_threads
 from index.firm.querylog import QueryLog
-from index.search.request import MAX_QUERY_CHARS, InvalidQuery
+from index.search.request import MAX_QUERY_CHARS, InvalidQuery, link_filters
 from index.search.searcher import ModelMismatch, Searcher
 from index.serving.render import (
     CSS,
@@ -114,18 +114,11 @@ def scroll_to_target() -> None:
 
 
 # ---------------------------------------------------------------- state ------
-def _url_date(name: str) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(st.query_params.get(name, ""))
-    except ValueError:
-        return None
-
-
 def sync_from_url(categories: list[str]) -> None:
     """Put ?q=, ?category=, ?from=, ?to= into the widgets when the URL changed.
 
-    A shared link (or the back button) reproduces the search with its filters;
-    unknown categories and malformed dates in a link are ignored.
+    A shared link (or the back button) reproduces the search with its filters. An unknown
+    category or a malformed date is not applied, and the page says so (`url_notice`).
     """
     url = (st.query_params.get("q", ""), tuple(st.query_params.get_all("category")),
            st.query_params.get("from", ""), st.query_params.get("to", ""))
@@ -133,9 +126,14 @@ def sync_from_url(categories: list[str]) -> None:
         return
     st.session_state["_url"] = url
     st.session_state["q_input"] = url[0]
-    st.session_state["f_cat"] = [c for c in url[1] if c in categories]
-    st.session_state["f_from"] = _url_date("from")
-    st.session_state["f_to"] = _url_date("to")
+    chosen, d_from, d_to, problems = link_filters(categories, url[1], url[2], url[3])
+    st.session_state.update(f_cat=chosen, f_from=d_from, f_to=d_to, _url_notice="；".join(problems))
+
+
+def url_notice() -> str:
+    """What the link asked for that could not be applied (empty when all of it was)."""
+    problems = st.session_state.get("_url_notice") or ""
+    return f"链接中的筛选条件无效，已忽略：{problems}。" if problems else ""
 
 
 def write_url() -> None:
@@ -154,6 +152,7 @@ def write_url() -> None:
         params["to"] = d_to.isoformat()
     st.query_params.from_dict(params)
     st.session_state["_url"] = (q, tuple(cats), params.get("from", ""), params.get("to", ""))
+    st.session_state["_url_notice"] = ""  # the filters are now the ones on the page
 
 
 def on_example(text: str) -> None:
@@ -170,6 +169,8 @@ def sidebar(service: SharedSearcher | None, root: str) -> dict:
             with service.use() as searcher:
                 cats = searcher.categories()
             sync_from_url(cats)
+            if url_notice():
+                st.warning(url_notice())
             chosen = st.multiselect("分类", cats, key="f_cat", placeholder="全部分类", on_change=write_url)
             c1, c2 = st.columns(2)
             d_from = c1.date_input("起始日期", key="f_from", format="YYYY-MM-DD",

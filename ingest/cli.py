@@ -50,6 +50,15 @@ def source_options() -> argparse.ArgumentParser:
     return parent
 
 
+def prog_name(script: str, module: str) -> str:
+    """The program name for usage lines: `script` when run as that console script, else `module`
+    (`python -m index`, or a parser built inside another program such as the tests)."""
+    name = Path(sys.argv[0] if sys.argv else "").name.lower()
+    for suffix in (".exe", "-script.py", ".py"):
+        name = name.removesuffix(suffix)
+    return script if name == script else module
+
+
 def run_cli(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
     """Run a CLI main; output piped into `head` ends quietly instead of with a BrokenPipe traceback."""
     try:
@@ -83,6 +92,10 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         print(json.dumps(out, ensure_ascii=False, indent=2))
     else:
         _print_text(out)
+    if not out["articles"] and not out["skipped"]:
+        print(f"error: nothing found in {args.path}: no articles (supported: .md, .txt, .html, .jsonl, "
+              "sitemap or page URLs)", file=sys.stderr)
+        return 1
     # 1 only when nothing at all could be read: a bad record among good ones is a reported skip
     lost = [s for s in out["skipped"] if not s["kept"]]
     return 1 if not out["articles"] and lost else 0
@@ -120,7 +133,7 @@ def _print_text(out: dict) -> None:
 
 def make_parser() -> argparse.ArgumentParser:
     parent = verbose_parent()
-    parser = argparse.ArgumentParser(prog="python -m ingest", description=__doc__.splitlines()[0],
+    parser = argparse.ArgumentParser(prog=prog_name("lawfaq-ingest", "python -m ingest"), description=__doc__.splitlines()[0],
                                      parents=[parent])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("inspect", help=cmd_inspect.__doc__, description=cmd_inspect.__doc__,

@@ -116,3 +116,45 @@ def test_rollback_json_and_exit_codes(tmp_path):
 def test_search_rejects_a_bad_date_before_loading_anything():
     out = run("-m", "index", "search", "离婚", "--date-from", "2025-13-45")
     assert out.returncode == 2 and "not a date" in out.stderr
+
+
+@pytest.mark.parametrize("script,module", [("lawfaq", "index"), ("lawfaq-ingest", "ingest")])
+def test_usage_names_the_program_as_it_was_invoked(script, module):
+    """Issue 29 item 5: `lawfaq --help` says `usage: lawfaq`, `python -m index --help` says `python -m index`."""
+    as_module = run("-m", module, "--help")
+    assert as_module.returncode == 0 and as_module.stdout.startswith(f"usage: python -m {module} ")
+    exe = Path(sys.executable).parent / script
+    if not exe.exists():
+        pytest.skip(f"the console script {script} is not installed")
+    as_script = subprocess.run([str(exe), "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert as_script.returncode == 0 and as_script.stdout.startswith(f"usage: {script} "), as_script.stdout[:80]
+
+
+def test_inspect_of_an_empty_folder_says_nothing_was_found(tmp_path):
+    out = run("-m", "ingest", "inspect", str(tmp_path))
+    assert out.returncode == 1 and "nothing found" in out.stderr, (out.returncode, out.stderr)
+
+
+def test_failed_first_build_says_no_index_was_built_and_leaves_no_folder(tmp_path):
+    index = tmp_path / "new-index"
+    out = run("-m", "index", "build", "--source", str(tmp_path / "corpsu"), "--index", str(index), "--no-progress")
+    assert out.returncode == 1, out.stderr
+    assert "no index was built" in out.stdout and "previous version" not in out.stdout + out.stderr, out.stderr
+    assert not index.exists()
+
+
+@pytest.mark.slow
+def test_a_record_kept_without_a_field_is_a_warning_not_a_skipped_input(tmp_path):
+    source = tmp_path / "export.jsonl"
+    good = {"id": "a1", "title": "被公司辞退能拿多少补偿", "body": "公司违法解除劳动合同的，应当支付二倍经济补偿。",
+            "category": "劳动纠纷", "published": "2024-13-45"}  # a bad date: the article is kept without it
+    source.write_text(json.dumps(good, ensure_ascii=False) + "\n{not json\n", encoding="utf-8")
+    out = run("-m", "index", "build", "--source", str(source), "--index", str(tmp_path / "idx"), "--no-progress")
+    assert out.returncode == 0, out.stderr
+    assert "skipped 1, 1 warnings" in out.stdout, out.stdout  # the broken line skipped, the bad date a warning
+    assert "warning " in out.stderr and "skipped 1 inputs, 1 warnings" in out.stderr, out.stderr
+
+
+def test_missing_index_hint_names_your_articles_folder_not_the_repos_corpus(tmp_path):
+    out = run("-m", "index", "status", "--index", str(tmp_path / "none"))
+    assert out.returncode == 1 and "--source <你的文章文件夹" in out.stderr and "--source corpus" not in out.stderr

@@ -135,7 +135,9 @@ def build_index(
             except Exception as exc:
                 report.status = "failed"
                 report.message = f"{type(exc).__name__}: {exc}"
-                log.error("build failed, previous version keeps serving: %s", report.message)
+                serving = layout.current_name()
+                log.error("build failed, %s: %s", f"version {serving} keeps serving" if serving else "no index was built",
+                          report.message)
                 log.debug("traceback", exc_info=True)
                 if layout.tmp.exists():
                     shutil.rmtree(layout.tmp, ignore_errors=True)
@@ -210,11 +212,13 @@ def _load(run: _Run) -> None:
                         follow_symlinks=run.options.follow_symlinks, allow_private=run.options.allow_private)
     loaded = load_many(run.sources, config)
     run.report.skipped = [asdict(s) for s in loaded.skipped]
-    for s in loaded.skipped:
-        log.warning("skipped %s: %s", s.source, s.reason)
+    for s in loaded.skipped:  # a record kept without a field is a warning, not a skipped input
+        log.warning("%s %s: %s", "warning" if s.kept else "skipped", s.source, s.reason)
     run.articles = loaded.articles
     run.report.articles_total = len(run.articles)
-    log.info("loaded %d articles, skipped %d inputs", len(run.articles), len(loaded.skipped))
+    kept = sum(1 for s in loaded.skipped if s.kept)
+    log.info("loaded %d articles, skipped %d inputs, %d warnings (articles kept)", len(run.articles),
+             len(loaded.skipped) - kept, kept)
     if run.embedder is None:
         from index.encoders.factory import default_embedder
 

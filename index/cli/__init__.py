@@ -30,7 +30,7 @@ from index.cli.common import (
     labelled_options,
 )
 from index.settings import BACKENDS
-from ingest.cli import setup_logging, source_options, verbose_parent
+from ingest.cli import prog_name, setup_logging, source_options, verbose_parent
 
 __all__ = ["main", "make_parser"]
 
@@ -55,7 +55,7 @@ def _train_options(p: argparse.ArgumentParser) -> None:
 
 def make_parser() -> argparse.ArgumentParser:
     parent = verbose_parent()
-    parser = argparse.ArgumentParser(prog="python -m index", description=__doc__.splitlines()[0],
+    parser = argparse.ArgumentParser(prog=prog_name("lawfaq", "python -m index"), description=__doc__.splitlines()[0],
                                      epilog=EPILOG, parents=[parent])
     sub = parser.add_subparsers(dest="command", required=True)
 

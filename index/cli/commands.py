@@ -7,8 +7,34 @@ import logging
 import sys
 from pathlib import Path
 
-from index.cli.common import MODES, load_labelled, open_searcher
+from index.cli.common import MODES, index_error, load_labelled, open_searcher
 from index.settings import SettingsError, settings
+
+
+def _had_version(index: Path) -> bool:
+    from index.storage.layout import IndexDir
+
+    try:
+        return IndexDir(index).current_name() is not None
+    except OSError:
+        return False
+
+
+def _remove_new_index_folder(index: Path, existed: bool) -> str:
+    """After a failed first build: remove the folder this run created (only its lock and report), or
+    say what is left."""
+    if existed or not index.is_dir():
+        return ""
+    leftovers = sorted(p.name for p in index.iterdir())
+    if set(leftovers) <= {"build.lock", "report.json"}:
+        try:
+            for name in leftovers:
+                (index / name).unlink()
+            index.rmdir()
+            return f"; the folder {index} was removed"
+        except OSError:
+            pass
+    return f"; {index} was left holding {', '.join(leftovers) or 'nothing'} (safe to delete)"
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -21,8 +47,10 @@ def cmd_build(args: argparse.Namespace) -> int:
         progress=False if args.no_progress else None, backend=args.backend, executor=args.executor,
         milvus_uri=settings().milvus_uri if args.backend == "milvus" else "",
     )
+    index, existed = Path(args.index), Path(args.index).exists()
+    had_version = _had_version(index)
     try:
-        report = build_index(args.source, Path(args.index), options)
+        report = build_index(args.source, index, options)
     except Exception as exc:  # build_index reports its failures; this is for what it could not foresee
         logging.getLogger(__name__).debug("build raised", exc_info=True)
         message = f"{type(exc).__name__}: {exc}"
@@ -30,14 +58,20 @@ def cmd_build(args: argparse.Namespace) -> int:
             print(json.dumps({"status": "failed", "message": message, "exit_code": 1}, ensure_ascii=False, indent=2))
         print(f"failed: {message}", file=sys.stderr)
         return 1
+    left = ""
+    if not had_version and report.status != "published" and report.exit_code != 3:
+        left = f"; no index was built{_remove_new_index_folder(index, existed)}"
+    kept = sum(1 for s in report.skipped if s.get("kept"))
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+        if left:
+            print(left.lstrip("; "), file=sys.stderr)
     else:
         print(
-            f"{report.status}: {report.message} | articles {report.articles_total} "
+            f"{report.status}: {report.message}{left} | articles {report.articles_total} "
             f"(+{report.articles_added} ~{report.articles_changed} -{report.articles_removed} "
             f"={report.articles_unchanged}), passages {report.passages_total}, embedded {report.passages_embedded}, "
-            f"skipped {len(report.skipped)}, {report.seconds:.1f}s"
+            f"skipped {len(report.skipped) - kept}, {kept} warnings, {report.seconds:.1f}s"
         )
     return report.exit_code
 
@@ -74,7 +108,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     try:
         status = IndexDir(Path(args.index)).describe()
     except IndexNotFound as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(index_error(exc), file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(status, ensure_ascii=False, indent=2))

@@ -32,6 +32,11 @@ def default_index() -> str:
         return "var/index"
 
 
+def index_error(exc: Exception) -> str:
+    """The one line an operator reads when no index can be opened (its hint names how to build one)."""
+    return f"error: {exc}"
+
+
 def open_searcher(index: str, serving: bool = True):
     """The Searcher for a query command; `serving` ones (search, eval) answer questions one at a
     time like the page, so they take the same torch threads (LAWFAQ_TORCH_THREADS)."""
@@ -45,7 +50,7 @@ def open_searcher(index: str, serving: bool = True):
             configure_threads(config.torch_threads)
         return Searcher.open(index, base_url=config.public_url)
     except (IndexNotFound, ModelMismatch, SettingsError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(index_error(exc), file=sys.stderr)
         raise SystemExit(1) from None
 
 

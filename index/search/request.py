@@ -53,7 +53,7 @@ _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DIGITS = re.compile(r"[0-9]{1,6}")
 _SPACES = re.compile(r"\s+")
 
-__all__ = ["MAX_K", "MODES", "InvalidQuery", "SearchRequest", "clean_query"]
+__all__ = ["MAX_K", "MODES", "InvalidQuery", "SearchRequest", "check_categories", "clean_query"]
 
 
 class InvalidQuery(ValueError):
@@ -142,6 +142,40 @@ def parse_categories(category: Any) -> tuple[str, ...]:
         if name:
             out[name] = None
     return tuple(out)
+
+
+def check_categories(categories: Iterable[str], known: Iterable[str], shown: int = 5) -> None:
+    """InvalidQuery naming ``category`` when any of `categories` (already normalised) is not in `known`
+    (the index's normalised category names): a mistyped filter is named, not answered with no hits."""
+    known_set = set(known)
+    unknown = [name for name in categories if name not in known_set]
+    if not unknown:
+        return
+    some = sorted(known_set)[:shown]
+    listed = "、".join(some) + ("等" if len(known_set) > len(some) else "")
+    bad = "、".join(unknown[:shown])
+    zh = f"没有这个分类：{bad}" + (f"；现有分类如：{listed}" if some else "；索引中没有任何分类")
+    raise InvalidQuery("category", f"unknown category {', '.join(_shown(n) for n in unknown[:shown])}; "
+                                   f"existing categories include {', '.join(some) or '(none)'}", zh)
+
+
+def link_filters(categories: Iterable[str], wanted: Iterable[str], date_from: str, date_to: str
+                 ) -> tuple[list[str], dt.date | None, dt.date | None, list[str]]:
+    """The filters of a shared link (the page's ?category=, ?from=, ?to=): the index's own spelling of
+    each wanted category (matched after NFKC/strip), the two dates, and, in Chinese, what could not be
+    applied (an unknown category, a date that is not YYYY-MM-DD), so the page names it."""
+    by_name = {normalize_category(c): c for c in categories}
+    names = list(dict.fromkeys(n for n in map(normalize_category, wanted) if n))
+    chosen = [by_name[n] for n in names if n in by_name]
+    problems = [f"分类“{n[:40]}”不存在" for n in names if n not in by_name]
+    dates: list[dt.date | None] = []
+    for raw, label in ((date_from, "起始日期"), (date_to, "截止日期")):
+        try:
+            dates.append(parse_date(label, raw))
+        except InvalidQuery:
+            dates.append(None)
+            problems.append(f"{label}“{str(raw).strip()[:40]}”不是有效日期（应为 YYYY-MM-DD）")
+    return chosen, dates[0], dates[1], problems
 
 
 def parse_date(param: str, value: Any) -> dt.date | None:

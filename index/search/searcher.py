@@ -26,7 +26,7 @@ from index.search.config import FusionWeights, SearchConfig, learned_fusion
 from index.search.hits import Copy, Excerpt, Hit, HitList, article_link, best_sentence, link_for
 from index.search.judge import NOTHING_MESSAGE, WEAK_MESSAGE, coverage, relevance
 from index.search.ranker import Ranker, Ranking
-from index.search.request import SearchRequest, parse_text
+from index.search.request import SearchRequest, check_categories, parse_text
 from index.search.slots import FairSlots
 from index.search.version import LoadedVersion, load_version, passage_filter
 from index.settings import settings
@@ -242,6 +242,7 @@ class Searcher:
         self.refresh()
         v = self._version
         query, mode = request.query, request.mode
+        check_categories(request.categories, v.category_codes)
         if not query:
             return HitList(query=query, message="请输入问题", timings=timings, version=v.name)
         mask = passage_filter(v, request)

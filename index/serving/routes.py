@@ -131,7 +131,10 @@ def search(
     wanted = _search_request(_check_query(q), k, category, date_from, date_to, mode, per_article)
     filters = {name: value for name, value in wanted.as_kwargs().items() if name != "query"}
     with state.service.use() as searcher:
-        hits = searcher.search(**wanted.as_kwargs())
+        try:
+            hits = searcher.search(**wanted.as_kwargs())
+        except InvalidQuery as exc:  # a filter the index does not know (an unknown category)
+            raise ApiError(400, invalid_message(exc), {"param": exc.param}) from None
     out = hits.to_dict()
     finish_hits(out["hits"], request, state.settings)
     _log_question(state.query_log, out, filters)

@@ -59,7 +59,7 @@ class NothingToRollBack(RuntimeError):
 
 
 def build_hint(path: Path) -> str:
-    return f"build one with: python -m index build --source corpus --index {path}"
+    return f"build one with: python -m index build --source <你的文章文件夹 / your articles folder> --index {path}"
 
 
 @dataclass(frozen=True)

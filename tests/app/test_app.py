@@ -395,3 +395,17 @@ def test_page_opens_source_links_in_a_new_tab(monkeypatch, url_index):
     page = results_html(at)
     assert 'target="_blank" rel="noopener noreferrer"' in page
     assert "&q=" not in first["href"]  # the query is only passed along to our own article view
+
+
+def test_bad_filters_in_the_link_are_named_not_silently_dropped(app):
+    """Issue 29 item 4: ?category=不存在的分类&from=2024-13-45 says which filters it could not apply."""
+    app.query_params["q"] = QUESTION
+    app.query_params["category"] = ["不存在的分类", " 劳动纠纷 "]
+    app.query_params["from"] = "2024-13-45"
+    at = run_ok(app)
+    warnings = " ".join(w.value for w in at.warning)
+    assert "不存在的分类" in warnings and "2024-13-45" in warnings and "起始日期" in warnings, warnings
+    assert at.sidebar.multiselect[0].value == ["劳动纠纷"]  # the good one (spelled with spaces) still applies
+    at.sidebar.multiselect[0].set_value([])  # choosing filters on the page clears the notice
+    at = run_ok(at)
+    assert not any("不存在的分类" in w.value for w in at.warning)

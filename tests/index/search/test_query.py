@@ -107,3 +107,41 @@ def test_request_round_trips_through_search_keywords():
     assert r.has_filter and not SearchRequest.parse("x").has_filter
     with pytest.raises(AttributeError):
         r.k = 4  # type: ignore[misc]  # frozen
+
+
+def test_unknown_category_is_an_invalid_query_naming_category_and_listing_some():
+    """Issue 29 item 4: a category the index does not have is named, with a few that exist (Chinese)."""
+    from index.search.request import check_categories
+
+    known = ["劳动纠纷", "婚姻家事", "金融债务", "刑事辩护", "合同纠纷", "房产物业", "交通事故"]
+    check_categories((), known)
+    check_categories(("劳动纠纷", "婚姻家事"), known)
+    with pytest.raises(InvalidQuery, match=r"^category: ") as err:
+        check_categories(("劳动纠纷", "不存在的分类"), known)
+    assert err.value.param == "category" and "不存在的分类" in err.value.zh and "不存在的分类" in str(err.value)
+    assert "现有分类" in err.value.zh and sum(name in err.value.zh for name in known) == 5
+
+
+def test_searcher_refuses_an_unknown_category_but_accepts_any_spelling_of_a_known_one(built_index, embedder,
+                                                                                     tokenizer):
+    from index.search.searcher import Searcher
+
+    s = Searcher.open(built_index, embedder=embedder, tokenizer=tokenizer)
+    with pytest.raises(InvalidQuery, match=r"^category: ") as err:
+        s.search("离婚", k=5, category="不存在的分类", mode="bm25")
+    assert err.value.param == "category" and "劳动纠纷" in err.value.zh
+    with pytest.raises(InvalidQuery):
+        s.search("", category=["劳动纠纷", "不存在的分类"])
+    spaced = s.search("被公司开除了能拿多少钱", k=5, category=[" 劳动纠纷 ", "劳动纠纷"], mode="bm25")
+    assert spaced and all(h.category == "劳动纠纷" for h in spaced)
+
+
+def test_link_filters_name_what_they_cannot_apply():
+    """The page's ?category=/from=/to=: unknown categories and bad dates are listed, never silently dropped."""
+    from index.search.request import link_filters
+
+    chosen, d_from, d_to, problems = link_filters(["劳动纠纷", "婚姻家事"], ["不存在的分类", " 劳动纠纷 ", ""],
+                                                  "2024-13-45", " 2025-01-31 ")
+    assert chosen == ["劳动纠纷"] and d_from is None and d_to == dt.date(2025, 1, 31)
+    assert problems == ["分类“不存在的分类”不存在", "起始日期“2024-13-45”不是有效日期（应为 YYYY-MM-DD）"]
+    assert link_filters(["劳动纠纷"], [], "", "") == ([], None, None, [])

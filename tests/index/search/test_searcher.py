@@ -116,7 +116,8 @@ def test_category_and_date_filters(s):
     assert hits and all(h.category == "劳动纠纷" for h in hits)
     hits = s.search("网贷逾期", k=10, date_from="2025-06-01")
     assert hits and all(h.published >= "2025-06-01" for h in hits)
-    assert s.search("网贷逾期", k=5, category="不存在的分类") == []
+    with pytest.raises(InvalidQuery, match="category"):  # named, never an empty answer blamed on the wording
+        s.search("网贷逾期", k=5, category="不存在的分类")
 
 
 @pytest.mark.parametrize("kwargs, param", [

@@ -183,7 +183,8 @@ def test_search_filters_and_modes(client):
         assert [h["article_id"] for h in r.json()["hits"]] == ["cizhi-buchang"], mode
 
     r = client.get("/search", params={"q": "离婚", "category": "没有这个分类"})
-    assert r.status_code == 200 and r.json()["hits"] == [] and r.json()["weak"]
+    # issue 29 item 4: an unknown category is named (400), no longer 0 hits (was: 200, hits == [], weak)
+    assert r.status_code == 400 and r.json()["detail"]["param"] == "category"
 
 
 def test_article_endpoint(client):
@@ -648,3 +649,13 @@ def test_a_damaged_question_log_never_fails_a_search(local_searcher, tmp_path):
         assert log.stats.written == 0 and log.stats.failed >= 1  # dropped, counted, not raised
     finally:
         log.close()
+
+
+def test_unknown_category_is_a_400_naming_category(local_searcher):
+    """Issue 29 item 4: not 0 hits with "没有找到相关内容", but a 400 that names the filter."""
+    with local_client(local_searcher) as c:
+        r = c.get("/search", params=[("q", "离婚"), ("category", "劳动纠纷"), ("category", "没有这个分类")])
+        ok = c.get("/search", params={"q": "离婚", "category": " 劳动纠纷 "})
+    assert r.status_code == 400 and r.json()["detail"]["param"] == "category", r.text
+    assert "没有这个分类" in error_of(r) and "劳动纠纷" in error_of(r)
+    assert ok.status_code == 200, ok.text
