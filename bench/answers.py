@@ -9,12 +9,11 @@ and `bench/sets/noanswer_dev.jsonl` (25 questions nothing answers) are.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from bench import ROOT
 from index.search.answers import AnswerSet, format_answers, score_answers
-from index.search.evaluate import load_queries, score_runs
+from index.search.evaluate import json_lines, load_queries, score_runs
 
 SETS = ROOT / "bench" / "sets"
 
@@ -23,11 +22,9 @@ def load_dev(path: Path = SETS / "passages_dev.jsonl", noanswer: Path = SETS / "
     """(AnswerSet, qrels) of the development set: every answering article graded 2."""
     queries: dict[str, str] = {}
     answers: dict[str, dict[str, list[str]]] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            rec = json.loads(line)
-            queries[rec["qid"]] = rec["question"]
-            answers[rec["qid"]] = {a["article_id"]: a["sentences"] for a in rec["answers"]}
+    for _, rec in json_lines(path, '{"qid", "question", "answers"}'):
+        queries[rec["qid"]] = rec["question"]
+        answers[rec["qid"]] = {a["article_id"]: a["sentences"] for a in rec["answers"]}
     qrels = {q: dict.fromkeys(arts, 2) for q, arts in answers.items()}
     return AnswerSet(queries, answers, load_queries(noanswer) if noanswer.exists() else {}), qrels
 

@@ -220,10 +220,10 @@ class Ranker:
             ranked = [p for p in ranked if p in cited] + extra + [p for p in ranked if p not in cited]
             for p in extra:
                 fused[p] = 0.0
-        ranked = self._without_template(ranked, fused, dense_score, cited)
+        ranked = self._with_stand_ins(ranked, fused, dense_score, cited)
         return Ranking(ranked, fused, dense_score, bm25_score, cited, tokens, read_as, judge, judge_scores)
 
-    def _without_template(self, ranked: list[int], fused: dict[int, float],
+    def _with_stand_ins(self, ranked: list[int], fused: dict[int, float],
                           dense: dict[int, float] | None = None, cited: set[int] | None = None) -> list[int]:
         """`ranked` with what a card should not show replaced, where it stands, by a better passage of
         the same article: a template passage (ingest.template: the closing section, a disclaimer) by
@@ -239,10 +239,9 @@ class Ranker:
         A stand-in for a passage citing the statute asked about counts as citing it (`cited`): its
         article does, in the list the card does not show.
         """
-        template, lead = self.version.template, self.version.lead
-        if not (len(template) and template.any()) and not (len(lead) and lead.any()):
+        if not self.version.any_avoid:
             return ranked
-        avoid = (template | lead) if len(lead) else template
+        template, avoid = self.version.template, self.version.avoid
         article_of = self.version.article_idx
         dense = dense or {}
         best_plain: dict[int, int] = {}  # article -> its plain passage closest in meaning (dense), else first

@@ -147,6 +147,8 @@ def parse_categories(category: Any) -> tuple[str, ...]:
 def check_categories(categories: Iterable[str], known: Iterable[str], shown: int = 5) -> None:
     """InvalidQuery naming ``category`` when any of `categories` (already normalised) is not in `known`
     (the index's normalised category names): a mistyped filter is named, not answered with no hits."""
+    if not categories:  # most searches filter nothing: nothing to look up
+        return
     known_set = set(known)
     unknown = [name for name in categories if name not in known_set]
     if not unknown:

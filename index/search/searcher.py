@@ -251,19 +251,21 @@ class Searcher:
         t = time.perf_counter()
         more: dict[int, list[int]] = {}
         chosen, texts, folded = ranker.shape(ranking.ranked, request.k, per_article=request.per_article, more=more)
-        hits = self._make_hits(v, query, chosen, texts, ranking, folded, more)
+        words = self.tokenizer.highlight_terms(ranking.read_as, ranking.tokens)  # marked, and what coverage counts
+        hits = self._make_hits(v, chosen, texts, ranking, words, folded, more)
         timings["shaping_ms"] = (time.perf_counter() - t) * 1000
         if mode != "bm25" and ranking.judge_dense is None and self.embedder.judge is not None:
             t = time.perf_counter()
             scores, _ = v.retrieval.dense_top(self.embedder.judge.encode_queries([ranking.read_as])[0], 1, mask)
             ranking.judge_dense = float(scores[0]) if len(scores) else None
             timings["judge_ms"] = (time.perf_counter() - t) * 1000
-        hits, weak, message = self._judge(v, hits, ranking, mode)
+        hits, weak, message = self._judge(v, hits, ranking, mode, words)
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         return HitList(hits, query=query, weak=weak, message=message, timings=timings, version=v.name,
                        read_as=ranking.read_as if ranking.read_as != query else None)
 
-    def _judge(self, v: LoadedVersion, hits: list[Hit], ranking: Ranking, mode: str) -> tuple[list[Hit], bool, str]:
+    def _judge(self, v: LoadedVersion, hits: list[Hit], ranking: Ranking, mode: str,
+               words: list[str]) -> tuple[list[Hit], bool, str]:
         """(the cards worth showing, weak, message): "no good match" when the first card's relevance
         (`index.search.judge`) is below `weak_below`; otherwise the cards after the first that fall
         below it are not shown (a small site is not padded with unrelated articles)."""
@@ -272,7 +274,6 @@ class Searcher:
         if ranking.cited or mode == "bm25" or not ranking.dense_score:
             return hits, False, ""
         cfg = self.config
-        words = self.tokenizer.highlight_terms(ranking.read_as, ranking.tokens)
         texts = v.article_texts([h.article_id for h in hits])
 
         def score(hit: Hit, cosine: float) -> float:
@@ -292,14 +293,13 @@ class Searcher:
             h.rank = rank
         return kept, False, ""
 
-    def _make_hits(self, v, query, chosen, texts, ranking: Ranking,
+    def _make_hits(self, v, chosen, texts, ranking: Ranking, marks: list[str],
                    folded: dict[int, list[int]] | None = None, more: dict[int, list[int]] | None = None) -> list[Hit]:
         folded, more = folded or {}, more or {}
         copies = [q for p in chosen for q in folded.get(p, ())]
         heads = v.store.article_heads(texts[p].article_id for p in chosen)  # row + statutes cited in it
         copy_heads = v.store.articles(texts[q].article_id for q in copies) if copies else {}
         hits = []
-        marks = self.tokenizer.highlight_terms(ranking.read_as, ranking.tokens)
         for rank, pos in enumerate(chosen, start=1):
             row = texts[pos]
             art, art_statutes = heads[row.article_id]

@@ -47,11 +47,23 @@ class LoadedVersion:
     template: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     # pos -> whether the passage is an article's intro (before its first heading, in an article with sections)
     lead: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    # pos -> whether a card should show another passage of its article instead (template or intro),
+    # and whether any passage is such: derived once here, not on every search
+    avoid: np.ndarray = field(init=False)
+    any_avoid: bool = field(init=False)
     _article_positions: dict[str, list[int]] | None = None
     _texts: dict[str, str] = field(default_factory=dict)  # article id -> title + body (a bounded cache)
     _texts_lock: threading.Lock = field(default_factory=threading.Lock)
     _pinyin: PinyinReader | None = None
     _pinyin_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        n = len(self.article_idx)
+        template = self.template if len(self.template) == n else np.zeros(n, bool)
+        lead = self.lead if len(self.lead) == n else np.zeros(n, bool)
+        self.template, self.lead = template, lead
+        self.avoid = template | lead
+        self.any_avoid = bool(self.avoid.any())
 
     def pinyin_reader(self, tokenizer) -> PinyinReader:
         """This version's pinyin reader (its BM25 vocabulary + the tokenizer's common words), built the
