@@ -1,23 +1,30 @@
-# Two commands matter: `make run` (search page on the shipped corpus) and `make test`.
+# Two commands matter: `make run` (search page on the shipped corpus, or SOURCE=your articles) and `make test`.
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 INDEX ?= var/index
+# the articles `make run` / `make index` build from: SOURCE=/path/to/your/articles (a folder, a .jsonl export, a sitemap URL)
+SOURCE ?= corpus
 PORT ?= 8501
+# the page listens on this machine only; HOST=0.0.0.0 serves the LAN (or put a reverse proxy in front)
+HOST ?= 127.0.0.1
 API_PORT ?= 8000
 # one API process per core: Python's GIL serialises the non-numeric part of a process's searches
 API_WORKERS ?= $(shell nproc 2>/dev/null || echo 1)
 export LAWFAQ_INDEX ?= $(INDEX)
 
-.PHONY: run api test test-fast index rebuild bench bench-quick eval insights train train-stard lint clean help
+
+.PHONY: install run api test test-fast index rebuild bench bench-quick eval insights train train-stard lint clean help
 
 help:
+	@echo "make install  the venv with the pinned runtime dependencies (.venv), nothing else"
 	@echo "make run      install, build the index from corpus/ if missing, serve http://localhost:$(PORT)"
+	@echo "             your articles: make run SOURCE=/path/to/articles INDEX=var/my-index  (HOST=0.0.0.0: the LAN)"
 	@echo "make api      the JSON search API on http://localhost:$(API_PORT) (docs at /docs)"
 	@echo "make test     install runtime + dev dependencies and run the whole test suite"
 	@echo "make test-fast  the tests that need no model (well under a minute)"
-	@echo "make index    update the index from corpus/ (incremental)"
+	@echo "make index    update the index from SOURCE (default corpus/; incremental)"
 	@echo "make eval     relevance figures on the shipped question set: articles and the cards"
 	@echo "make insights the content-gap report from the question log (var/insights.html)"
 	@echo "make train    a query tower from the shipped index's own titles and headings (~2 min)"
@@ -42,17 +49,19 @@ $(VENV)/.dev: requirements-dev.txt requirements-milvus.txt requirements-ray.txt 
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@ $(VENV)/.runtime
 
+install: $(VENV)/.runtime
+
 $(INDEX)/CURRENT: | $(VENV)/.runtime
-	$(BIN)/python -m index build --source corpus --index $(INDEX)
+	$(BIN)/python -m index build --source $(SOURCE) --index $(INDEX)
 
 index: $(VENV)/.runtime
-	$(BIN)/python -m index build --source corpus --index $(INDEX)
+	$(BIN)/python -m index build --source $(SOURCE) --index $(INDEX)
 
 rebuild: $(VENV)/.runtime
-	$(BIN)/python -m index build --source corpus --index $(INDEX) --full
+	$(BIN)/python -m index build --source $(SOURCE) --index $(INDEX) --full
 
 run: $(VENV)/.runtime $(INDEX)/CURRENT
-	$(BIN)/streamlit run app.py --server.port $(PORT)
+	$(BIN)/streamlit run app.py --server.port $(PORT) --server.address $(HOST)
 
 api: $(VENV)/.runtime $(INDEX)/CURRENT
 	$(BIN)/python -m index.serving.server index.serving.api:create_app --factory --host 127.0.0.1 --port $(API_PORT) --workers $(API_WORKERS)

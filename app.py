@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import gc
+import logging
 from pathlib import Path
 from urllib.parse import quote
 
@@ -18,15 +19,14 @@ from index.encoders.model import configure_threads
 from index.firm.querylog import QueryLog
 from index.search.request import MAX_QUERY_CHARS, InvalidQuery, link_filters
 from index.search.searcher import ModelMismatch, Searcher
+from index.serving.article_page import article_parts
+from index.serving.page_messages import UNAVAILABLE, beijing_time, explain_unavailable
 from index.serving.render import (
     CSS,
     TARGET_ID,
     article_head_html,
-    body_html,
     esc,
     hit_html,
-    related_html,
-    statutes_block,
 )
 from index.serving.shared import IndexUnavailable, SharedSearcher
 from index.settings import Settings, SettingsError, settings
@@ -40,10 +40,7 @@ EXAMPLES = [
     "民法典1032条说的什么",
 ]
 DISCLAIMER = "以上内容为一般性法律信息，不构成针对具体个案的法律意见；个案情况不同，建议咨询专业律师。"
-BUILD_HELP = (
-    "还没有可用的索引。请先构建索引：在项目目录运行 `make run`（会自动构建并启动页面），"
-    "或者运行 `python -m index build --source corpus --index {index}`，然后刷新本页。"
-)
+log = logging.getLogger("lawfaq.page")
 
 
 # ---------------------------------------------------------------- loading ----
@@ -161,7 +158,7 @@ def on_example(text: str) -> None:
 
 
 # ---------------------------------------------------------------- views ------
-def sidebar(service: SharedSearcher | None, root: str) -> dict:
+def sidebar(service: SharedSearcher | None, root: str, show_status: bool) -> dict:
     filters: dict = {"k": 5, "category": None, "date_from": None, "date_to": None}
     with st.sidebar:
         if service is not None:
@@ -185,8 +182,9 @@ def sidebar(service: SharedSearcher | None, root: str) -> dict:
             }
             if d_from and d_to and d_from > d_to:
                 st.warning("起始日期晚于截止日期，不会有结果。")
-        with st.expander("索引状态", expanded=False):
-            status_panel(service, root)
+        if show_status:  # operators only: version, model and build time mean nothing to a visitor
+            with st.expander("索引状态", expanded=False):
+                status_panel(service, root)
     return filters
 
 
@@ -200,7 +198,7 @@ def status_panel(service: SharedSearcher | None, root: str) -> None:
         "\n".join(
             [
                 f"- 版本：`{status.get('version')}`",
-                f"- 构建时间：{str(status.get('built_at') or '未知').replace('T', ' ')}",
+                f"- 构建时间：{beijing_time(status.get('built_at'))}",
                 f"- 文章：{int(status.get('articles') or 0)} 篇，段落：{int(status.get('passages') or 0)} 段",
                 f"- 模型：`{status.get('model') or '未知'}`",
             ]
@@ -276,14 +274,8 @@ def article_view(service: SharedSearcher, article_id: str) -> None:
     note_opened(st.query_params.get("qid"), article_id)
     chosen = next((p for p in passages if p.id == passage_id), None)
     st.html(article_head_html(row, back))
-    if chosen is not None and chosen.labels:
-        st.html(statutes_block("本段引用的法条：", chosen.labels))
-    st.html(body_html(row.body, chosen.start if chosen else None, chosen.end if chosen else None))
-    all_labels = [x for p in passages for x in p.labels]
-    if all_labels:
-        st.html(statutes_block("全文引用的法条：", all_labels))
-    if related:
-        st.html(related_html(related, q))
+    for part in article_parts(row, passages, chosen, related, q):
+        st.html(part)
     if chosen is not None:
         scroll_to_target()
 
@@ -307,7 +299,7 @@ def open_service(config: Settings) -> tuple[SharedSearcher | None, str | None, s
         return None, f"索引是用另一个模型构建的，和当前配置的模型不一致：{exc}", ""
 
 
-def follow_new_version(service: SharedSearcher) -> tuple[SharedSearcher | None, str | None]:
+def follow_new_version(service: SharedSearcher, show_status: bool) -> tuple[SharedSearcher | None, str | None]:
     """Switch to a newly published version; say so, or say why the old one keeps serving."""
     try:
         with service.use() as searcher:
@@ -319,14 +311,31 @@ def follow_new_version(service: SharedSearcher) -> tuple[SharedSearcher | None, 
         return None, f"新发布的索引版本和当前模型不一致，暂时无法检索：{exc}"
     except IndexUnavailable as exc:  # the served version was found damaged: say so instead of crashing
         return None, f"索引文件已损坏，暂时无法检索，请联系网站管理员。（{exc}）"
-    if searcher.refresh_error:
-        st.warning(f"新发布的索引版本无法使用，页面继续使用版本 {version} 检索。原因：{searcher.refresh_error}")
+    if searcher.refresh_error:  # the old version keeps serving: the visitor loses nothing, the log says why
+        if st.session_state.get("_logged_refresh") != searcher.refresh_error:
+            st.session_state["_logged_refresh"] = searcher.refresh_error
+            log.warning("new index version not used, %s keeps serving: %s", version, searcher.refresh_error)
+        if show_status:
+            st.warning(f"新发布的索引版本无法使用，页面继续使用版本 {version} 检索。原因：{searcher.refresh_error}")
     seen = st.session_state.get("_seen_version")
     if switched or (seen is not None and seen != version):
-        st.toast(f"索引已更新至版本 {version}")
-        st.caption(f"索引已更新至版本 {version}")
+        said = f"索引已更新至版本 {version}" if show_status else "文章库已更新"
+        st.toast(said)
+        st.caption(said)
     st.session_state["_seen_version"] = version
     return service, None
+
+
+def unavailable(error: str | None, detail: str, root: str, show_status: bool) -> None:
+    """Nothing can be searched: the operator's explanation goes to the log (and to the page
+    with LAWFAQ_SHOW_STATUS=1); a visitor reads that the service is unavailable, no path."""
+    explained, extra = explain_unavailable(error, detail, root)
+    if st.session_state.get("_logged_unavailable") != explained:
+        st.session_state["_logged_unavailable"] = explained
+        log.error("the page cannot search: %s %s", explained, detail)
+    st.error(explained if show_status else UNAVAILABLE)
+    if show_status and extra:
+        st.caption(extra) if error == "notfound" else st.markdown(extra)
 
 
 def main() -> None:
@@ -340,22 +349,16 @@ def main() -> None:
     root = config.index
     service, error, detail = open_service(config)
     if service is not None:
-        service, error = follow_new_version(service)
+        service, error = follow_new_version(service, bool(config.show_status))
 
-    filters = sidebar(service, root)
+    filters = sidebar(service, root, bool(config.show_status))
     article_id = st.query_params.get("article")
     if not article_id:
         st.title("法律问答检索")
         st.html('<div class="lf-sub">用大白话提问，从律所的常见问题文章里找到答案所在的段落。</div>')
 
     if service is None:
-        if error == "notfound":
-            st.error(BUILD_HELP.format(index=root))
-            if "damaged" in detail or "cannot be opened" in detail:
-                st.caption(detail)
-        else:
-            st.error(error or "索引无法打开。")
-            st.markdown(f"重新构建：`python -m index build --full --source corpus --index {root}`")
+        unavailable(error, detail, root, bool(config.show_status))
     elif article_id:
         article_view(service, article_id)
     else:

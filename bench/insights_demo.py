@@ -1,4 +1,4 @@
-"""The README's report screenshot: a question log filled by asking the shipped corpus real questions.
+"""The report screenshot (docs/insights.md): a question log filled by asking the shipped corpus real questions.
 
     python -m bench.insights_demo --index var/index --out docs/insights.png
 

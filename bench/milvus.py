@@ -5,7 +5,7 @@ Milvus-backed index (milvus-lite file beside it, vectors from the same
 embedding cache, so nothing is re-embedded), then both Searchers answer the
 same questions, interleaved: quality is scored by `index.search.evaluate` (the page's
 order), latency is hybrid `search(k=5)` wall time. It also records what the
-sizing table in the README is worked out from: the Milvus data's bytes on
+sizing table in docs/milvus.md is worked out from: the Milvus data's bytes on
 disk and the serving process's RSS growth per passage.
 
     python -m bench.milvus            # shipped corpus (+ STARD train when ../shared/data/stard exists)

@@ -3,7 +3,7 @@
 The page, the JSON API, the CLI, the nightly job and notebooks all call
 `settings()`; nothing else in the code reads the environment for a LAWFAQ_
 setting. A typo in a number is a clear error naming the variable, not a
-silent default. The README's settings table lists the same names (a test
+silent default. The settings table in docs/settings.md lists the same names (a test
 checks that every name here is documented there).
 """
 from __future__ import annotations
@@ -37,6 +37,7 @@ class Settings:
     search_slots: int = 0  # LAWFAQ_SEARCH_SLOTS: searches one process runs at once, the rest wait their turn (0: one per usable core, plus one)
     max_bytes: int = DEFAULT_MAX_BYTES  # LAWFAQ_MAX_BYTES: larger files and pages are skipped
     public_url: str = ""  # LAWFAQ_PUBLIC_URL: base of the page, for absolute article links
+    show_status: int = 0  # LAWFAQ_SHOW_STATUS: 1 shows operators the index status and build hints on the page
     query_log: str = ""  # LAWFAQ_QUERY_LOG: SQLite file of the question log ("off" disables it)
     log_retention_days: int = 90  # LAWFAQ_LOG_RETENTION_DAYS: questions older than this are deleted
     cors_origins: str = ""  # LAWFAQ_CORS_ORIGINS: comma-separated origins allowed to call the API

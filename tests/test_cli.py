@@ -1,4 +1,5 @@
-"""The command lines: documented in the README (as sqlite-utils checks), and well-behaved in a shell."""
+"""The command lines: documented in docs/cli.md and docs/settings.md (as sqlite-utils checks its README), and
+well-behaved in a shell."""
 from __future__ import annotations
 
 import argparse
@@ -14,7 +15,8 @@ from index.settings import ENV_NAMES, Settings, SettingsError, settings
 from ingest.cli import make_parser as ingest_parser
 
 ROOT = Path(__file__).resolve().parent.parent
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+CLI_DOC = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+SETTINGS_DOC = (ROOT / "docs" / "settings.md").read_text(encoding="utf-8")
 
 
 def _commands(parser: argparse.ArgumentParser):
@@ -25,19 +27,19 @@ def _commands(parser: argparse.ArgumentParser):
 @pytest.mark.parametrize("prog,parser", [("python -m index", index_parser()), ("python -m ingest", ingest_parser())])
 def test_every_command_and_option_is_documented_and_has_help(prog, parser):
     for name, sub in _commands(parser):
-        assert f"{prog} {name}" in README, f"README does not mention `{prog} {name}`"
+        assert f"{prog} {name}" in CLI_DOC, f"docs/cli.md does not mention `{prog} {name}`"
         for action in sub._actions:
             if not action.option_strings or action.dest == "help":
                 continue
             assert action.help, f"{prog} {name} {action.option_strings} has no help text"
-            assert any(o in README for o in action.option_strings), (
-                f"README does not document {prog} {name} {'/'.join(action.option_strings)}"
+            assert any(o in CLI_DOC for o in action.option_strings), (
+                f"docs/cli.md does not document {prog} {name} {'/'.join(action.option_strings)}"
             )
 
 
 def test_every_setting_is_documented():
     for env in ENV_NAMES.values():
-        assert env in README, f"README does not list {env}"
+        assert f"`{env}`" in SETTINGS_DOC, f"docs/settings.md does not list {env}"
 
 
 def test_settings_are_read_in_one_place_with_clear_errors():
@@ -158,3 +160,10 @@ def test_a_record_kept_without_a_field_is_a_warning_not_a_skipped_input(tmp_path
 def test_missing_index_hint_names_your_articles_folder_not_the_repos_corpus(tmp_path):
     out = run("-m", "index", "status", "--index", str(tmp_path / "none"))
     assert out.returncode == 1 and "--source <你的文章文件夹" in out.stderr and "--source corpus" not in out.stderr
+
+
+def test_make_run_binds_localhost_unless_told():
+    dry = subprocess.run(["make", "-n", "run", "INDEX=/nonexistent"], cwd=ROOT, capture_output=True, text=True)
+    assert "--server.address 127.0.0.1" in dry.stdout
+    lan = subprocess.run(["make", "-n", "run", "HOST=0.0.0.0"], cwd=ROOT, capture_output=True, text=True)
+    assert "--server.address 0.0.0.0" in lan.stdout

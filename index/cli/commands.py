@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from index.cli.common import MODES, index_error, load_labelled, open_searcher
+from index.search.plain import plain_text
 from index.settings import SettingsError, settings
 
 
@@ -143,7 +144,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(hits.message)
     for h in hits:
         print(f"{h.rank}. {h.title}  [{h.category or '-'}] {h.published or ''}  score={h.score:.4f}")
-        print(f"   {h.passage[:160].replace(chr(10), ' ')}{'…' if len(h.passage) > 160 else ''}")
+        text = plain_text(h.passage).text
+        print(f"   {text[:160].replace(chr(10), ' ')}{'…' if len(text) > 160 else ''}")
         if h.statutes:
             print(f"   法条: {'、'.join(h.statutes)}")
         print(f"   {h.link}")

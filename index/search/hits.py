@@ -10,6 +10,8 @@ from bisect import bisect_left, bisect_right
 from dataclasses import asdict, dataclass, field
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from index.search.plain import plain_hit
+
 
 @dataclass
 class Copy:
@@ -71,7 +73,9 @@ class Hit:
     more: list[Excerpt] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """JSON-ready, as the API returns it: `passage` as plain text (`passage_markdown` as stored),
+        spans on the plain text (`index.search.plain`)."""
+        return plain_hit(asdict(self))
 
 
 class HitList(list):

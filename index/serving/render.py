@@ -358,13 +358,13 @@ def body_html(body: str, start: int | None, end: int | None) -> str:
 
 
 def article_head_html(row, back_href: str) -> str:
-    """Back link, title, category, date, source link and tags of the article view."""
+    """Back link (none when `back_href` is empty), title, category, date, source link and tags of the article view."""
     meta = "".join(f"<span>{esc(m)}</span>" for m in (row.category, row.published) if m)
     source = f' · {link_html(row.url, "原网站")}' if safe_href(row.url) else ""
     tags = f'<div class="lf-tags">{tags_html(row.tags, "lf-tag lf-plain")}</div>' if row.tags else ""
+    back = f'<div class="lf-back"><a href="{esc(back_href)}" target="_self">← 返回搜索</a></div>' if back_href else ""
     return (
-        f'<div class="lf-back"><a href="{esc(back_href)}" target="_self">← 返回搜索</a></div>'
-        f'<h2 class="lf-article-title">{esc(row.title)}</h2>'
+        f'{back}<h2 class="lf-article-title">{esc(row.title)}</h2>'
         f'<div class="lf-meta">{meta}{source}</div>{tags}'
     )
 

@@ -1,4 +1,4 @@
-"""The API's endpoints: /search, /articles/{id}, /categories, /status, /healthz.
+"""The API's endpoints: /search, /articles/{id}, the article view at /?article=, /categories, /status, /healthz.
 
 Each endpoint takes the app's shared state (`ApiState`, one Searcher per
 process), checks its input the way `Searcher.search` and the CLI do
@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from index.firm.querylog import QueryLog
 from index.search.request import MAX_K, MAX_QUERY_CHARS, InvalidQuery, SearchRequest, clean_query
 from index.serving.answers import article_out, finish_hits, page_base
+from index.serving.article_page import article_document, landing_document, missing_document
 from index.serving.errors import ApiError, invalid_message, unavailable_message
 from index.serving.schemas import ArticleOut, CategoriesOut, ErrorOut, HealthOut, SearchOut, StatusOut
 from index.serving.shared import IndexUnavailable, SharedSearcher
@@ -153,6 +154,24 @@ def article(request: Request, article_id: str, state: State) -> dict:
         raise ApiError(404, f"没有这篇文章 / no article with id {article_id[:100]!r}", {"id": article_id[:100]})
     row, passages = found
     return article_out(row, passages, page_base(state.settings, request))
+
+
+@articles_router.get("/", response_class=HTMLResponse, tags=["articles"], responses=_UNAVAILABLE,
+                     summary="The article view that hits link to (HTML)")
+def article_view(state: State, article: Annotated[str | None, Query(max_length=1000)] = None,
+                 passage: Annotated[str | None, Query(max_length=1000)] = None) -> HTMLResponse:
+    """`?article=ID&passage=ID`: the whole article with the passage marked, as the search page shows
+    it. Without LAWFAQ_PUBLIC_URL every `link` of a hit points here, so that it opens."""
+    if not article:
+        return HTMLResponse(landing_document())
+    with state.service.use() as searcher:
+        searcher.refresh()
+        found = searcher.article(article)
+        related = searcher.related(article) if found else []
+    if found is None:
+        return HTMLResponse(missing_document(), status_code=404)
+    row, passages = found
+    return HTMLResponse(article_document(row, passages, passage, related))
 
 
 @articles_router.get("/categories", response_model=CategoriesOut, tags=["articles"], responses=_UNAVAILABLE,

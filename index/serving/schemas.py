@@ -38,8 +38,9 @@ class CopyOut(BaseModel):
 class ExcerptOut(BaseModel):
     passage_id: str
     heading: str = Field(description="The section heading the passage sits under")
-    passage: str = Field(description="The passage, verbatim from the article body")
-    start: int = Field(description="Offset of the passage in the article body")
+    passage: str = Field(description="The passage as plain text (no Markdown marks)")
+    passage_markdown: str = Field(description="The passage verbatim from the article body, Markdown included")
+    start: int = Field(description="Offset of `passage_markdown` in the article body")
     end: int
     link: str = Field(description="Absolute deep link to this passage (source page or article view)")
 
@@ -51,12 +52,15 @@ class HitOut(BaseModel):
     title: str
     url: str | None = Field(description="The article's source page, when it has one")
     link: str = Field(description="Absolute deep link: the source page scrolled to the passage "
-                                  "(text fragment), else the search page's article view")
+                                  "(text fragment), else our article view (the search page at "
+                                  "LAWFAQ_PUBLIC_URL, else this API's own /?article=)")
     article_url: str = Field(description="This API's URL for the whole article")
     category: str | None
     published: str | None = Field(description="Publication date, YYYY-MM-DD")
-    passage: str = Field(description="The answering passage, verbatim from the article body")
-    start: int = Field(description="Offset of the passage in the article body")
+    passage: str = Field(description="The answering passage as plain text: heading hashes, bold and list "
+                                     "markers of the Markdown off (list items start with •)")
+    passage_markdown: str = Field(description="The passage verbatim from the article body, Markdown included")
+    start: int = Field(description="Offset of `passage_markdown` in the article body")
     end: int
     heading: str = Field(description="The section heading the passage sits under")
     score: float = Field(description="Fused ranking score (relative; not comparable across queries)")
@@ -64,7 +68,7 @@ class HitOut(BaseModel):
     bm25_score: float | None = Field(description="BM25 score, when the passage matched lexically")
     statutes: list[str] = Field(description="Statutes the passage cites, e.g. 民法典第1077条")
     matched_terms: list[str] = Field(description="Query words found in the passage")
-    match_spans: list[tuple[int, int]] = Field(description="[start, end) of each match in `passage`")
+    match_spans: list[tuple[int, int]] = Field(description="[start, end) of each match in `passage` (the plain text)")
     best_sentence: tuple[int, int] = Field(description="[start, end) of the sentence to emphasise")
     cites_query_statute: bool = Field(description="The passage cites a statute named in the query")
     article_statutes: list[str] = Field(description="Statutes cited anywhere in the article")

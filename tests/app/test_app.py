@@ -27,8 +27,10 @@ _CARD = re.compile(
 
 
 # ---------------------------------------------------------------- helpers ----
-def make_app(monkeypatch, index: Path) -> AppTest:
+def make_app(monkeypatch, index: Path, operator: bool = False) -> AppTest:
+    """The page as visitors see it, or with operator details (LAWFAQ_SHOW_STATUS=1)."""
     monkeypatch.setenv("LAWFAQ_INDEX", str(index))
+    monkeypatch.setenv("LAWFAQ_SHOW_STATUS", "1" if operator else "0")
     return AppTest.from_file(APP, default_timeout=60)
 
 
@@ -238,11 +240,23 @@ def test_no_index_explains_how_to_build_one(monkeypatch, tmp_path, kind):
     index = tmp_path / "idx"
     if kind == "empty":
         index.mkdir()
-    at = run_ok(make_app(monkeypatch, index))
+    at = run_ok(make_app(monkeypatch, index, operator=True))
     errors = " ".join(e.value for e in at.error)
     assert "make run" in errors
     assert f"python -m index build --source corpus --index {index}" in errors
     assert not at.text_input  # nothing to search in
+
+
+def test_no_index_tells_a_visitor_only_that_search_is_unavailable(monkeypatch, tmp_path, caplog):
+    index = tmp_path / "idx"
+    with caplog.at_level("ERROR", logger="lawfaq.page"):
+        at = run_ok(make_app(monkeypatch, index))
+    errors = " ".join(e.value for e in at.error)
+    assert "暂时不可用" in errors
+    shown = errors + " ".join(m.value for m in at.markdown) + " ".join(c.value for c in at.caption)
+    assert str(tmp_path) not in shown and "make run" not in shown and "python -m" not in shown
+    assert not at.sidebar.expander  # no 索引状态 for visitors
+    assert str(index) in caplog.text  # the operator's explanation went to the server log
 
 
 def _other_model(version_dir: Path) -> None:
@@ -255,7 +269,7 @@ def test_index_built_with_another_model_is_a_clear_error(monkeypatch, tmp_path, 
     index = tmp_path / "idx"
     shutil.copytree(built_index, index)
     _other_model(index / "versions" / (index / "CURRENT").read_text().strip())
-    at = run_ok(make_app(monkeypatch, index))
+    at = run_ok(make_app(monkeypatch, index, operator=True))
     errors = " ".join(e.value for e in at.error)
     assert "模型不一致" in errors and "some-other-model" in errors
     assert not at.text_input
@@ -267,7 +281,7 @@ def test_new_version_with_another_model_does_not_crash_the_page(monkeypatch, tmp
     index = tmp_path / "idx"
     shutil.copytree(built_index, index)
     old = (index / "CURRENT").read_text().strip()
-    at = search(run_ok(make_app(monkeypatch, index)), QUESTION)
+    at = search(run_ok(make_app(monkeypatch, index, operator=True)), QUESTION)
     assert cards(at)
     new = old + "m"
     shutil.copytree(index / "versions" / old, index / "versions" / new)
@@ -283,14 +297,23 @@ def test_new_version_with_another_model_does_not_crash_the_page(monkeypatch, tmp
     assert cards(at) and not at.error
 
 
-def test_status_panel_shows_version_counts_and_categories(app, built_index):
-    at = run_ok(app)
+def test_status_panel_shows_version_counts_and_categories(monkeypatch, built_index):
+    at = run_ok(make_app(monkeypatch, built_index, operator=True))
     exp = next(e for e in at.sidebar.expander if e.label == "索引状态")
     text = " ".join(m.value for m in exp.markdown)
     version = (built_index / "CURRENT").read_text().strip()
     manifest = json.loads((built_index / "versions" / version / "manifest.json").read_text(encoding="utf-8"))
     passages = manifest["counts"]["passages"]  # what the chunker made of the fixture
     assert version in text and "6 篇" in text and f"{passages} 段" in text
+    assert "北京时间" in text  # the time the insights report uses too, not UTC
+
+
+def test_visitors_see_no_operator_details(app, built_index):
+    at = run_ok(app)
+    assert not [e for e in at.sidebar.expander if e.label == "索引状态"]
+    version = (built_index / "CURRENT").read_text().strip()
+    shown = " ".join([*(m.value for m in at.markdown), *(c.value for c in at.caption), *htmls(at)])
+    assert version not in shown and "e5" not in shown
 
 
 def test_new_version_is_picked_up_without_restart(monkeypatch, tmp_path, built_index):
@@ -299,7 +322,7 @@ def test_new_version_is_picked_up_without_restart(monkeypatch, tmp_path, built_i
     index = tmp_path / "idx"
     shutil.copytree(built_index, index)
     old = (index / "CURRENT").read_text().strip()
-    at = run_ok(make_app(monkeypatch, index))
+    at = run_ok(make_app(monkeypatch, index, operator=True))
     assert not any("索引已更新" in c.value for c in at.caption)
     new = old + "x"
     shutil.copytree(index / "versions" / old, index / "versions" / new)

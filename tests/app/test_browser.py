@@ -269,3 +269,34 @@ def test_screenshot(browser, server, dialogs):
 @contextmanager
 def _same(url: str):
     yield url
+
+
+def _listening(pid: int, port: int) -> set[str]:
+    """The addresses process `pid` listens on at `port`."""
+    import psutil
+
+    return {c.laddr.ip for c in psutil.Process(pid).net_connections(kind="inet")
+            if c.status == psutil.CONN_LISTEN and c.laddr.port == port}
+
+
+def test_page_as_configured_binds_localhost_and_has_no_english_menu(browser, built_index):
+    """`streamlit run app.py` with nothing but a port: the repository's .streamlit/config.toml decides."""
+    port = free_port()
+    env = dict(os.environ, LAWFAQ_INDEX=str(built_index))
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
+    url = f"http://127.0.0.1:{port}/"
+    with running(cmd, env, ARTIFACTS / "streamlit-defaults.log", url + "_stcore/health", 60) as proc:
+        assert _listening(proc.pid, port) <= {"127.0.0.1", "::1"} and _listening(proc.pid, port)
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+        page = context.new_page()
+        try:
+            open_page(page, url)
+            settle(page)
+            assert page.locator('[data-testid="stMainMenu"]').count() == 0
+            body = page.locator("body").inner_text()
+            for english in ("Made with Streamlit", "Deploy", "Record a screencast", "Print"):
+                assert english not in body
+            assert "法律问答检索" in body
+        finally:
+            context.close()
+

@@ -659,3 +659,98 @@ def test_unknown_category_is_a_400_naming_category(local_searcher):
     assert r.status_code == 400 and r.json()["detail"]["param"] == "category", r.text
     assert "没有这个分类" in error_of(r) and "劳动纠纷" in error_of(r)
     assert ok.status_code == 200, ok.text
+
+
+# ------------------------------------------------- links open by default -----
+SOURCE_ARTICLE = """---
+title: 租房押金房东不退怎么办？
+category: 合同纠纷
+date: 2025-03-03
+url: {url}
+---
+
+退租时房东以各种理由扣押金，租客该怎么办？
+
+## 先协商，再起诉
+
+房东无正当理由不退押金的，租客可以先协商，协商不成可以向法院提起诉讼，押金数额不大时可以走小额诉讼程序。
+"""
+
+
+@contextmanager
+def source_site() -> Iterator[str]:
+    """The firm's own website, for the one article that has a `url`: a real HTTP server on 127.0.0.1."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (the standard library's name)
+            found = self.path.split("?")[0] == "/faq/yajin.html"
+            body = "<html><body>租房押金</body></html>".encode() if found else b"not found"
+            self.send_response(200 if found else 404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/faq/yajin.html"
+    finally:
+        httpd.shutdown()
+
+
+def _links(hit: dict) -> list[str]:
+    found = [hit["link"], hit["article_url"]]
+    found += [x for c in hit.get("also_in", []) for x in (c["link"], c["article_url"])]
+    found += [m["link"] for m in hit.get("more", [])]
+    return found
+
+
+def test_every_link_opens_without_a_public_url(tmp_path, embedder, tokenizer):
+    """No LAWFAQ_PUBLIC_URL: each link a client gets answers 200 — the article's own page when it has a
+    url, else the API's own article view (HTML, the passage marked), and the API's JSON article."""
+    from index.build.pipeline import BuildOptions, build_index
+
+    with source_site() as site:
+        corpus = tmp_path / "corpus"
+        shutil.copytree(ROOT / "tests" / "fixtures" / "corpus", corpus)
+        (corpus / "yajin.md").write_text(SOURCE_ARTICLE.format(url=site), encoding="utf-8")
+        report = build_index([str(corpus)], tmp_path / "idx", BuildOptions(progress=False), embedder, tokenizer)
+        assert report.status == "published", report.message
+        with api_server(tmp_path / "idx", tmp_path / "uvicorn.log") as url, \
+                httpx.Client(base_url=url, timeout=FIRST_SEARCH_TIMEOUT) as c:
+            links: set[str] = set()
+            for q in (QUESTION, "房东不退押金怎么办", "被公司开除了能拿多少钱", "离婚冷静期多久"):
+                r = c.get("/search", params={"q": q, "k": 5})
+                assert r.status_code == 200, r.text
+                links.update(x for h in r.json()["hits"] for x in _links(h))
+            assert any(x.startswith(site + "#:~:text=") for x in links)  # the article's own page
+            assert any(x.startswith(url + "/?article=") for x in links)  # our article view, on this API
+            for link in sorted(links):
+                opened = httpx.get(link, timeout=30)
+                assert opened.status_code == 200, (link, opened.status_code)
+            view = c.get("/", params={"article": "cizhi-buchang", "passage": "nope"})
+            assert view.status_code == 200 and "text/html" in view.headers["content-type"]
+            assert "<h2" in view.text and "lf-body" in view.text
+            assert c.get("/", params={"article": "no-such-article"}).status_code == 404
+            assert "/docs" in c.get("/").text
+
+
+def test_api_passages_are_plain_text_with_the_markdown_beside(client):
+    r = client.get("/search", params={"q": "被公司辞退能拿多少补偿", "k": 5, "per_article": 3})
+    hits = r.json()["hits"]
+    assert any("#" in h["passage_markdown"] or "**" in h["passage_markdown"] for h in hits)
+    for h in hits:
+        assert not any(line.lstrip().startswith("#") for line in h["passage"].splitlines())
+        assert "**" not in h["passage"]
+        assert h["match_spans"]
+        for a, b in h["match_spans"]:  # the spans moved with the text: each marks a word of the question
+            assert b > a and h["passage"][a:b] in h["passage_markdown"], (h["passage"], a, b)
+        s, e = h["best_sentence"]
+        assert 0 <= s < e <= len(h["passage"])

@@ -76,3 +76,13 @@ def test_none_escapes_to_nothing_and_the_page_uses_the_one_escaper():
     assert escape('<a href="x">&</a>') == "&lt;a href=&quot;x&quot;&gt;&amp;&lt;/a&gt;"
     assert escape(0) == "0" and escape(False) == "False"  # only None is "nothing"
     assert render.esc is escape and report_render.escape is escape
+
+
+def test_page_times_are_beijing_time_and_visitors_get_no_paths():
+    from index.serving.page_messages import UNAVAILABLE, beijing_time, explain_unavailable
+
+    assert beijing_time("2026-12-07T20:30:00+00:00") == "2026-12-08 04:30（北京时间）"
+    assert beijing_time("2026-12-07T20:30:00") == "2026-12-08 04:30（北京时间）"  # no zone: UTC
+    assert beijing_time(None) == "未知" and beijing_time("soon") == "soon"
+    explained, _ = explain_unavailable("notfound", "", "/srv/idx")
+    assert "/srv/idx" in explained and "/" not in UNAVAILABLE
