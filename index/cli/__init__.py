@@ -1,4 +1,4 @@
-"""`python -m index` — build, roll back, search, evaluate and inspect an index.
+"""`python -m index` — build, roll back, search, evaluate, inspect and serve an index.
 
 Exit codes of `build` (for cron and systemd):
   0  published a new version, or nothing changed
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 
 from index.cli.commands import (
     cmd_build,
@@ -29,6 +30,7 @@ from index.cli.common import (
     iso_date,
     labelled_options,
 )
+from index.cli.serve import cmd_api, cmd_page, serve_options
 from index.settings import BACKENDS
 from ingest.cli import prog_name, setup_logging, source_options, verbose_parent
 
@@ -121,6 +123,12 @@ def make_parser() -> argparse.ArgumentParser:
     p = command("status", cmd_status)
     add_index(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    serve_options(command("page", cmd_page), 8501)
+    p = command("api", cmd_api)
+    serve_options(p, 8000)
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="worker processes (default: one per core; each holds its own Searcher)")
     return parser
 
 
