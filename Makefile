@@ -41,12 +41,16 @@ $(BIN)/python:
 # scripts (lawfaq, lawfaq-ingest) import it from anywhere.
 $(VENV)/.runtime: requirements.txt pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
-	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	@# setuptools' editable install prints a framed advisory on every run: kept in a log, shown only on failure
+	@$(BIN)/pip install --quiet --no-deps --no-build-isolation -e . > $(VENV)/install-project.log 2>&1 \
+		|| { cat $(VENV)/install-project.log; exit 1; }
 	touch $@
 
 $(VENV)/.dev: requirements-dev.txt requirements-milvus.txt requirements-ray.txt requirements.txt pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
-	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	@# setuptools' editable install prints a framed advisory on every run: kept in a log, shown only on failure
+	@$(BIN)/pip install --quiet --no-deps --no-build-isolation -e . > $(VENV)/install-project.log 2>&1 \
+		|| { cat $(VENV)/install-project.log; exit 1; }
 	touch $@ $(VENV)/.runtime
 
 install: $(VENV)/.runtime

@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 import streamlit as st
 
+from index.encoders.base import ModelUnavailable
 from index.encoders.model import configure_threads
 from index.firm.querylog import QueryLog
 from index.search.request import MAX_QUERY_CHARS, InvalidQuery, link_filters
@@ -297,6 +298,8 @@ def open_service(config: Settings) -> tuple[SharedSearcher | None, str | None, s
         return None, "notfound", str(exc)
     except ModelMismatch as exc:
         return None, f"索引是用另一个模型构建的，和当前配置的模型不一致：{exc}", ""
+    except ModelUnavailable as exc:  # e.g. a serving-only install without the model cache
+        return None, f"检索模型无法加载：{exc}", ""
 
 
 def follow_new_version(service: SharedSearcher, show_status: bool) -> tuple[SharedSearcher | None, str | None]:

@@ -9,6 +9,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
@@ -124,9 +125,14 @@ def _inspect_article(a: Article) -> dict | str:
 
 def _print_text(out: dict) -> None:
     for a in out["articles"]:
-        print(f"{a['id']}  {a['title']}  [{a['category'] or '-'}]  {a['url'] or ''}")
-        statutes = ", ".join(a["statutes"])
+        print(f"{a['id']}  {a['title']}")
+        print(f"    category: {a['category'] or '-'}  date: {a['published'] or '-'}  "
+              f"tags: {', '.join(a['tags']) or '-'}  url: {a['url'] or '-'}")
+        statutes = ", ".join(a["statutes"]) or "-"
         print(f"    {len(a['body'])} chars, {len(a['passages'])} passages, statutes: {statutes}")
+        for n, p in enumerate(a["passages"], 1):  # where each card would start: its heading and first words
+            words = " ".join(re.sub(r"(?m)^#+\s.*$", "", p["text"]).split())  # the heading is shown in []
+            print(f"      {n}. [{p['heading'] or '-'}] {words[:40]}{'…' if len(words) > 40 else ''}")
     for s in out["skipped"]:
         print(f"{'WARNING' if s['kept'] else 'SKIPPED'} {s['source']}: {s['reason']}")
 

@@ -167,3 +167,14 @@ def test_make_run_binds_localhost_unless_told():
     assert "--server.address 127.0.0.1" in dry.stdout
     lan = subprocess.run(["make", "-n", "run", "HOST=0.0.0.0"], cwd=ROOT, capture_output=True, text=True)
     assert "--server.address 0.0.0.0" in lan.stdout
+
+
+def test_inspect_shows_each_articles_fields_and_where_each_passage_starts():
+    out = run("-m", "ingest", "inspect", "tests/fixtures/corpus/cizhi-buchang.md")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("cizhi-buchang ")
+    assert "category: 劳动纠纷" in lines[1] and "date: 20" in lines[1] and "url:" in lines[1]
+    cards = [line for line in lines if line.startswith("      ")]
+    assert len(cards) >= 2 and any("[-]" not in c for c in cards)  # headings shown, not the Markdown "##"
+    assert not any("##" in c for c in cards)

