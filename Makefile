@@ -15,7 +15,7 @@ API_WORKERS ?= $(shell nproc 2>/dev/null || echo 1)
 export LAWFAQ_INDEX ?= $(INDEX)
 
 
-.PHONY: install run api test test-fast index rebuild bench bench-quick eval insights train train-stard lint clean help
+.PHONY: install run api test test-fast index rebuild bench bench-quick eval insights train train-stard adapter lint clean help
 
 help:
 	@echo "make install  the venv with the pinned runtime dependencies (.venv), nothing else"
@@ -29,6 +29,7 @@ help:
 	@echo "make insights the content-gap report from the question log (var/insights.html)"
 	@echo "make train    a query tower from the shipped index's own titles and headings (~2 min)"
 	@echo "make train-stard  5-fold CV + a query tower on STARD's training questions (needs ../shared/data)"
+	@echo "make adapter  retrain the shipped query adapter from STARD (needs ../shared/data; ~20 min)"
 	@echo "make bench    full benchmarks (slow: includes the 55k-article corpus when ../shared/data exists)"
 	@echo "make lint     ruff"
 	@echo "make clean    remove var/ (indexes) and .venv/"
@@ -94,6 +95,13 @@ train-stard: $(VENV)/.runtime
 	$(BIN)/python -m index build --source $(STARD)/corpus.jsonl --index $(STARD_INDEX)
 	$(BIN)/python -m index train --index $(STARD_INDEX) --queries $(STARD)/train_queries.jsonl \
 		--qrels $(STARD)/train_qrels.tsv --name stard
+
+# Rebuild the shipped query adapter (index/data/query_adapter.npz): STARD's training questions + the
+# shipped corpus's titles and headings, 5-fold CV printed first (~20 min on 2 cores; needs ../shared/data)
+adapter: $(VENV)/.runtime $(INDEX)/CURRENT
+	$(BIN)/python -m index build --source $(STARD)/corpus.jsonl --index $(STARD_INDEX)
+	$(BIN)/python -m index.training.adapter --index $(STARD_INDEX) --queries $(STARD)/train_queries.jsonl \
+		--qrels $(STARD)/train_qrels.tsv --also-index $(INDEX)
 
 bench: $(VENV)/.dev
 	$(BIN)/python -m bench.run --full

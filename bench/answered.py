@@ -35,7 +35,7 @@ def cross_validation_from_tower(searcher, tower: Path, queries: dict[str, str], 
     data = np.load(tower / OOF_FILE)
     oof = dict(zip(data["questions"].tolist(), data["vectors"], strict=True))
     texts = [searcher.question_text(p.text) for p in pairs]
-    base = dict(zip(texts, searcher.embedder.encode_queries(texts), strict=True))
+    base = dict(zip(texts, (searcher.embedder.judge or searcher.embedder).encode_queries(texts), strict=True))
     folds = [FoldResult(f["fold"], f["train_questions"], f["test_questions"], f["train_seconds"],
                         FusionWeights(**f["fusion"]), f["metrics"]) for f in cv["folds"]]
     return CrossValidation(folds, oof, base, splits), {p.key: searcher.question_text(p.text) for p in pairs}

@@ -33,6 +33,7 @@ class Settings:
     cache: str = ""  # LAWFAQ_CACHE: where rebuilt models live (default ~/.cache/lawfaq)
     encoder: str = "int8"  # LAWFAQ_ENCODER: int8 (ONNX Runtime, the default) or fp32 (torch)
     query_model: str = ""  # LAWFAQ_QUERY_MODEL: a query tower from `index train` (folder or name); "" = the base model
+    query_adapter: str = ""  # LAWFAQ_QUERY_ADAPTER: "" the shipped lay-question adapter, "off" the base model, or an .npz
     torch_threads: int = 1  # LAWFAQ_TORCH_THREADS: torch threads of a serving process (page, API, CLI search)
     search_slots: int = 0  # LAWFAQ_SEARCH_SLOTS: searches one process runs at once, the rest wait their turn (0: one per usable core, plus one)
     max_bytes: int = DEFAULT_MAX_BYTES  # LAWFAQ_MAX_BYTES: larger files and pages are skipped

@@ -14,6 +14,15 @@ SHARED = ROOT.parent / "shared"
 
 @pytest.fixture(scope="session")
 def embedder():
+    """The base model (int8): what builds embed passages with, and what model and training tests examine."""
+    from index.encoders.factory import base_embedder
+
+    return base_embedder()
+
+
+@pytest.fixture(scope="session")
+def served_embedder():
+    """What the page, the API and the CLI serve: the base model with the shipped query adapter."""
     from index.encoders.factory import default_embedder
 
     return default_embedder()
@@ -67,7 +76,7 @@ def copy_corpus(tmp_path) -> Path:
 
 # Tests that load the real model are slow by definition (`make test-fast` runs the ones that need none),
 # whether or not their module remembered the marker.
-MODEL_FIXTURES = {"embedder", "built_index", "shipped_index", "fp32", "planted_index"}
+MODEL_FIXTURES = {"embedder", "served_embedder", "built_index", "shipped_index", "fp32", "planted_index"}
 
 
 def pytest_collection_modifyitems(items):

@@ -220,6 +220,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     if searcher.embedder.trained_folder is not None:
         print("error: unset LAWFAQ_QUERY_MODEL: a tower is trained from the base model", file=sys.stderr)
         return 2
+    if searcher.embedder.judge is not None:  # the shipped query adapter: a tower learns from the base model
+        from index.encoders.factory import base_embedder
+
+        searcher = type(searcher).open(args.index, embedder=base_embedder(), base_url=searcher.base_url)
     config = TrainConfig(epochs=args.epochs, learning_rate=args.learning_rate, temperature=args.temperature,
                          batch_size=args.batch_size, seed=args.seed, loss=args.loss)
     say = (lambda m: print(m, file=sys.stderr, flush=True)) if not args.json else None

@@ -1,19 +1,25 @@
-"""The one place that decides which encoder serves: the configured model, int8 or fp32, with or without
-a trained query tower (`LAWFAQ_MODEL`, `LAWFAQ_ENCODER`, `LAWFAQ_QUERY_MODEL`).
+"""The one place that decides which encoder serves: the configured model, int8 or fp32, with the shipped
+query adapter or a trained query tower (`LAWFAQ_MODEL`, `LAWFAQ_ENCODER`, `LAWFAQ_QUERY_ADAPTER`,
+`LAWFAQ_QUERY_MODEL`).
 
 Nothing below this module imports it: the encoders know nothing of settings-driven choice.
 """
 from __future__ import annotations
 
+import logging
 from functools import cache
+from pathlib import Path
 
+from index.encoders.adapter import SHIPPED_ADAPTER, AdaptedEmbedder, AdapterMismatch, QueryAdapter
 from index.encoders.base import Encoder, ModelUnavailable
 from index.encoders.int8 import int8_embedder
 from index.encoders.model import Embedder, cache_dir
 from index.encoders.tower import query_tuned, resolve_query_model
 from index.settings import settings
 
-__all__ = ["base_embedder", "default_embedder", "int8_embedder", "tuned_embedder"]
+log = logging.getLogger(__name__)
+
+__all__ = ["adapted_embedder", "base_embedder", "default_embedder", "int8_embedder", "tuned_embedder"]
 
 
 @cache
@@ -25,9 +31,32 @@ def default_embedder() -> Encoder:
     `LAWFAQ_QUERY_MODEL` adds a trained query tower (index.encoders.tower) for questions.
     """
     config = settings()
-    if not config.query_model:
-        return base_embedder()
-    return tuned_embedder(config.query_model)
+    if config.query_model:  # a tower is trained for this firm's questions: it replaces the adapter
+        return tuned_embedder(config.query_model)
+    return adapted_embedder(config.query_adapter)
+
+
+def adapted_embedder(choice: str) -> Encoder:
+    """`base_embedder()` with a query adapter: `choice` "" is the shipped one (for the bundled model only:
+    it was trained on that model's vectors), "off" none, else the path of an adapter file."""
+    base = base_embedder()
+    if choice.strip().lower() in ("off", "0", "false", "no", "none"):
+        return base
+    if not choice:
+        if settings().model:  # another model (LAWFAQ_MODEL): the shipped adapter does not apply
+            return base
+        path = SHIPPED_ADAPTER
+    else:
+        path = Path(choice)
+    if not path.exists():
+        if not choice:  # a broken install lost the package data: say so, and serve the base model
+            log.warning("the shipped query adapter is missing (%s): questions use the base model", path)
+            return base
+        raise ModelUnavailable(f"LAWFAQ_QUERY_ADAPTER: no adapter file at {path}")
+    try:
+        return AdaptedEmbedder(base, QueryAdapter.load(path))
+    except AdapterMismatch as exc:
+        raise ModelUnavailable(f"LAWFAQ_QUERY_ADAPTER: {exc}") from None
 
 
 @cache

@@ -103,7 +103,9 @@ def find_gaps(rows: list[QuestionRow], searcher, top: int,
         keys = keys[:MAX_CLUSTERED]
     texts = [Counter(_display(r.query) for r in by_key[k]).most_common(1)[0][0] for k in keys]
     counts = [len(by_key[k]) for k in keys]
-    vectors = np.asarray(searcher.embedder.encode_queries(texts), dtype=np.float32)
+    # the base model's vectors (a tower's or the adapter's judge): the 0.9 grouping was calibrated on them
+    encoder = searcher.embedder.judge or searcher.embedder
+    vectors = np.asarray(encoder.encode_queries(texts), dtype=np.float32)
     out: list[GapGroup] = []
     for members in cluster(texts, counts, vectors, threshold)[:top]:
         qs = [r for i in members for r in by_key[keys[i]]]

@@ -66,7 +66,8 @@ class SearchConfig(FusionWeights):
 
 
 def learned_fusion(encoder: QueryEncoder, manifest: dict) -> dict | None:
-    """A trained tower's fusion weights, only for the corpus they were fitted on (its sources).
+    """A trained tower's fusion weights, only for the corpus they were fitted on (its sources); a query
+    adapter's, which were chosen to hold on any corpus, everywhere.
 
     Weights fitted on statutes (BM25 worth a quarter of the vectors) cost a FAQ
     site with its own wording; elsewhere the 1:1 fusion stays.
@@ -75,6 +76,7 @@ def learned_fusion(encoder: QueryEncoder, manifest: dict) -> dict | None:
     if not record:
         return None
     fusion, sources = record.get("fusion"), record.get("fusion_sources") or []
-    if fusion and sources and sorted(manifest.get("sources") or []) == sorted(sources):
+    fits = record.get("fusion_any_corpus") or (sources and sorted(manifest.get("sources") or []) == sorted(sources))
+    if fusion and fits:
         return {k: fusion[k] for k in FusionWeights.names() if k in fusion}
     return None

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from index.encoders.adapter import BaseVectorsJudge
 from index.encoders.base import QueryEncoder
 from index.search.config import SearchConfig
 from index.search.fusion import order, rrf_ranked, shape_grouped
@@ -118,13 +119,16 @@ class Ranker:
                                                                         or self.config.w_memory_tail > 0)
         base_qv = None
         judge_scores: dict[int, float] = {}
-        if mode == "hybrid" and (self.config.w_base or use_memory) and self.encoder.judge is not None:
+        # an adapter's judge has the base vector already (no second encoding): judge the cards on it too
+        free_judge = isinstance(self.encoder.judge, BaseVectorsJudge) and mode != "bm25"
+        if ((mode == "hybrid" and (self.config.w_base or use_memory)) or free_judge) and self.encoder.judge is not None:
             t = time.perf_counter()
             base_qv = self.encoder.judge.encode_queries([read_as])[0]
-            scores_j, ids_j = self.version.retrieval.dense_top(base_qv, n if self.config.w_base else 1, mask)
+            cards = self.config.w_base or free_judge
+            scores_j, ids_j = self.version.retrieval.dense_top(base_qv, n if cards else 1, mask)
             base_rank = ids_j.tolist() if self.config.w_base else []
             judge = float(scores_j[0]) if len(scores_j) else None
-            if self.config.w_base:  # the base model's cosine of each of its candidates: cards are judged on them
+            if cards:  # the base model's cosine of each of its candidates: cards are judged on them
                 judge_scores = dict(zip(ids_j.tolist(), scores_j.tolist(), strict=True))
             timings["base_ms"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
@@ -214,14 +218,43 @@ class Ranker:
         timings["tokenize_ms"] = (time.perf_counter() - t) * 1000
         ranked, fused, dense_score, bm25_score, judge, judge_scores = self._candidates(read_as, tokens, mode, mask,
                                                                                        timings)
+        meaning = dense_score
+        if judge_scores and isinstance(self.encoder.judge, BaseVectorsJudge):
+            # an adapter orders the articles; which passage of an article is its card, the base model's
+            # list says (the adapter moves questions towards how answers are worded across a corpus, not
+            # towards the section that answers: on the FAQ development set it chose worse cards)
+            base = rrf_ranked([order(judge_scores), order(bm25_score)], [self.config.w_dense, self.config.w_bm25],
+                              self.config.rrf_k)[0] if mode == "hybrid" else order(judge_scores)
+            ranked = self._passages_in_order(ranked, fused, base)
+            meaning = judge_scores
         cited = self._statute_positions(query, mask)
         if cited:
             extra = sorted(p for p in cited if p not in fused)
             ranked = [p for p in ranked if p in cited] + extra + [p for p in ranked if p not in cited]
             for p in extra:
                 fused[p] = 0.0
-        ranked = self._with_stand_ins(ranked, fused, dense_score, cited)
+        ranked = self._with_stand_ins(ranked, fused, meaning, cited)
         return Ranking(ranked, fused, dense_score, bm25_score, cited, tokens, read_as, judge, judge_scores)
+
+    def _passages_in_order(self, ranked: list[int], fused: dict[int, float], preferred: list[int]) -> list[int]:
+        """`ranked` with each article's passages refilled into the places its passages hold, in the order of
+        `preferred` (those it lacks after, as they were): the articles keep their places, the fused scores
+        stay with the places (so they still read best first)."""
+        article_of = self.version.article_idx
+        rank_in = {p: i for i, p in enumerate(preferred)}
+        groups: dict[int, list[int]] = {}
+        for i, p in enumerate(ranked):
+            groups.setdefault(int(article_of[p]), []).append(i)
+        out = list(ranked)
+        place_score = [fused.get(p, 0.0) for p in ranked]
+        for places in groups.values():
+            if len(places) > 1:
+                members = sorted((ranked[i] for i in places), key=lambda p: rank_in.get(p, len(rank_in)))
+                for i, p in zip(places, members, strict=True):
+                    out[i] = p
+        for i, p in enumerate(out):
+            fused[p] = place_score[i]
+        return out
 
     def _with_stand_ins(self, ranked: list[int], fused: dict[int, float],
                           dense: dict[int, float] | None = None, cited: set[int] | None = None) -> list[int]:

@@ -142,7 +142,7 @@ def test_threshold_keeps_topics_apart(searcher):
     singles = ["劳动仲裁要多久", "交通事故对方全责不赔钱", "离婚冷静期能撤回吗", "高空抛物砸坏车谁负责",
                "彩礼能要回来吗", "试用期被辞退有补偿吗", "信用卡逾期会坐牢吗", "婚前财产怎么认定"]
     items = [(t, q) for t, qs in topics.items() for q in qs] + [(q, q) for q in singles]
-    vectors = np.asarray(searcher.embedder.encode_queries([q for _, q in items]))
+    vectors = np.asarray((searcher.embedder.judge or searcher.embedder).encode_queries([q for _, q in items]))
     groups = cluster([q for _, q in items], [1] * len(items), vectors, 0.9)
     for g in groups:
         assert len({items[i][0] for i in g}) == 1, [items[i][1] for i in g]
