@@ -74,11 +74,16 @@ class Settings:
     @property
     def query_log_path(self) -> Path | None:
         """The question log's file, or None when the log is switched off."""
-        if self.query_log.strip().lower() in ("off", "0", "false", "no", "none"):
+        if switched_off(self.query_log):
             return None
         if self.query_log:
             return Path(self.query_log)
         return Path(self.index) / "query_log.sqlite"
+
+
+def switched_off(value: str) -> bool:
+    """A setting that names a file or a choice, set to say "none of it" (LAWFAQ_QUERY_LOG, LAWFAQ_QUERY_ADAPTER)."""
+    return value.strip().lower() in ("off", "0", "false", "no", "none")
 
 
 ENCODERS = ("int8", "fp32")  # LAWFAQ_ENCODER: how the model runs (index.encoders.factory); the first is the default

@@ -60,8 +60,13 @@ class QueryAdapter:
             raise AdapterMismatch(f"{self.path}: trained for {trained_for!r}, the model is {model_name!r}")
 
     def apply(self, vectors: np.ndarray) -> np.ndarray:
-        moved = vectors + vectors @ self.delta.T
-        return (moved / np.linalg.norm(moved, axis=1, keepdims=True)).astype(np.float32)
+        return move(vectors, self.delta)
+
+
+def move(vectors: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    """normalize(q + delta q) for each row q: what an adapter does to question vectors (served and trained)."""
+    moved = vectors + vectors @ delta.T
+    return (moved / np.linalg.norm(moved, axis=1, keepdims=True)).astype(np.float32)
 
 
 class BaseVectorsJudge:

@@ -15,7 +15,7 @@ from index.encoders.base import Encoder, ModelUnavailable
 from index.encoders.int8 import int8_embedder
 from index.encoders.model import Embedder, cache_dir
 from index.encoders.tower import query_tuned, resolve_query_model
-from index.settings import settings
+from index.settings import settings, switched_off
 
 log = logging.getLogger(__name__)
 
@@ -40,19 +40,19 @@ def adapted_embedder(choice: str) -> Encoder:
     """`base_embedder()` with a query adapter: `choice` "" is the shipped one (for the bundled model only:
     it was trained on that model's vectors), "off" none, else the path of an adapter file."""
     base = base_embedder()
-    if choice.strip().lower() in ("off", "0", "false", "no", "none"):
+    if switched_off(choice):
         return base
-    if not choice:
-        if settings().model:  # another model (LAWFAQ_MODEL): the shipped adapter does not apply
-            return base
-        path = SHIPPED_ADAPTER
-    else:
+    if choice:
         path = Path(choice)
-    if not path.exists():
-        if not choice:  # a broken install lost the package data: say so, and serve the base model
-            log.warning("the shipped query adapter is missing (%s): questions use the base model", path)
-            return base
-        raise ModelUnavailable(f"LAWFAQ_QUERY_ADAPTER: no adapter file at {path}")
+        if not path.exists():
+            raise ModelUnavailable(f"LAWFAQ_QUERY_ADAPTER: no adapter file at {path}")
+    elif settings().model:  # another model (LAWFAQ_MODEL): the shipped adapter does not apply
+        return base
+    elif not SHIPPED_ADAPTER.exists():  # a broken install lost the package data: say so, serve the base model
+        log.warning("the shipped query adapter is missing (%s): questions use the base model", SHIPPED_ADAPTER)
+        return base
+    else:
+        path = SHIPPED_ADAPTER
     try:
         return AdaptedEmbedder(base, QueryAdapter.load(path))
     except AdapterMismatch as exc:

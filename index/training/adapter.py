@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from index.encoders.adapter import SHIPPED_ADAPTER
+from index.encoders.adapter import SHIPPED_ADAPTER, move
+from index.search.evaluate import score_runs
 from index.storage.dense import load_dense
 from index.storage.layout import IndexDir
 
@@ -117,26 +118,21 @@ def train_delta(labelled: tuple[np.ndarray, list[list[int]], Corpus],
 
 
 def article_metrics(vectors: np.ndarray, answers: list[list[int]], corpus: Corpus) -> dict[str, float]:
-    """Dense-only article ranking (best passage per article): Recall@10, MRR@10, Recall@100."""
-    r10 = mrr = r100 = 0.0
+    """Dense-only article ranking (best passage per article), scored like every other run
+    (`index.search.evaluate.score_runs`): Recall@10, MRR@10, Recall@100."""
+    run: dict[str, list[str]] = {}
+    qrels: dict[str, dict[str, int]] = {}
     for start in range(0, len(answers), 64):
         scores = vectors[start:start + 64] @ corpus.vectors.T
         best = np.full((len(scores), len(corpus.article_ids)), -np.inf, dtype=np.float32)
         for row, s in enumerate(scores):
             np.maximum.at(best[row], corpus.article_of, s)
-        top = np.argsort(-best, axis=1)[:, :100]
-        for row, arts in zip(top, answers[start:start + 64], strict=True):
-            rel = set(arts)
-            r10 += len(rel & set(row[:10].tolist())) / len(rel)
-            r100 += len(rel & set(row.tolist())) / len(rel)
-            mrr += next((1 / (k + 1) for k, a in enumerate(row[:10].tolist()) if a in rel), 0.0)
-    n = len(answers)
-    return {"recall@10": round(r10 / n, 4), "mrr@10": round(mrr / n, 4), "recall@100": round(r100 / n, 4)}
-
-
-def apply(vectors: np.ndarray, delta: np.ndarray) -> np.ndarray:
-    moved = vectors + vectors @ delta.T
-    return moved / np.linalg.norm(moved, axis=1, keepdims=True)
+        for j, row in enumerate(np.argsort(-best, axis=1)[:, :100]):
+            qid = str(start + j)
+            run[qid] = [str(a) for a in row.tolist()]
+            qrels[qid] = {str(a): 1 for a in answers[start + j]}
+    got = score_runs(run, qrels)
+    return {m: round(got[m], 4) for m in ("recall@10", "mrr@10", "recall@100")}
 
 
 def cross_validate(labelled, extra, config: AdapterConfig, folds: int, keep: Path | None = None,
@@ -156,7 +152,7 @@ def cross_validate(labelled, extra, config: AdapterConfig, folds: int, keep: Pat
                                 record=np.array(json.dumps({"fold": f, "model_name": ""})),
                                 test_qids=np.array([qids[i] for i in test]))
         out.append({"base": article_metrics(vectors[test], test_answers, corpus),
-                    "adapter": article_metrics(apply(vectors[test], delta), test_answers, corpus)})
+                    "adapter": article_metrics(move(vectors[test], delta), test_answers, corpus)})
         print(f"fold {f}: {out[-1]}", file=sys.stderr, flush=True)
     mean = {side: {m: round(float(np.mean([o[side][m] for o in out])), 4) for m in out[0][side]}
             for side in ("base", "adapter")}

@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.corpora import fixture_index_with
 from tests.servers import free_port, running
 
 pytestmark = pytest.mark.slow
@@ -411,16 +412,11 @@ def test_api_questions_reach_the_real_log_redacted(local_searcher, tmp_path):
 @pytest.fixture(scope="module")
 def old_law_searcher(tmp_path_factory, embedder, tokenizer):
     """The fixture corpus plus one article citing 《合同法》第五十二条 (repealed by 民法典)."""
-    from index.build.pipeline import BuildOptions, build_index
     from index.search.searcher import Searcher
 
-    root = tmp_path_factory.mktemp("old-law")
-    corpus = root / "corpus"
-    shutil.copytree(ROOT / "tests" / "fixtures" / "corpus", corpus)
-    (corpus / "hetong-wuxiao.md").write_text(OLD_LAW_ARTICLE, encoding="utf-8")
-    report = build_index([str(corpus)], root / "idx", BuildOptions(progress=False), embedder, tokenizer)
-    assert report.status == "published", report.message
-    return Searcher.open(root / "idx", embedder=embedder, tokenizer=tokenizer)
+    index = fixture_index_with(tmp_path_factory.mktemp("old-law"), {"hetong-wuxiao.md": OLD_LAW_ARTICLE},
+                               embedder, tokenizer)
+    return Searcher.open(index, embedder=embedder, tokenizer=tokenizer)
 
 
 def test_repealed_statutes_are_flagged_with_their_successors(old_law_searcher):
@@ -715,15 +711,9 @@ def _links(hit: dict) -> list[str]:
 def test_every_link_opens_without_a_public_url(tmp_path, embedder, tokenizer):
     """No LAWFAQ_PUBLIC_URL: each link a client gets answers 200 — the article's own page when it has a
     url, else the API's own article view (HTML, the passage marked), and the API's JSON article."""
-    from index.build.pipeline import BuildOptions, build_index
-
     with source_site() as site:
-        corpus = tmp_path / "corpus"
-        shutil.copytree(ROOT / "tests" / "fixtures" / "corpus", corpus)
-        (corpus / "yajin.md").write_text(SOURCE_ARTICLE.format(url=site), encoding="utf-8")
-        report = build_index([str(corpus)], tmp_path / "idx", BuildOptions(progress=False), embedder, tokenizer)
-        assert report.status == "published", report.message
-        with api_server(tmp_path / "idx", tmp_path / "uvicorn.log") as url, \
+        index = fixture_index_with(tmp_path, {"yajin.md": SOURCE_ARTICLE.format(url=site)}, embedder, tokenizer)
+        with api_server(index, tmp_path / "uvicorn.log") as url, \
                 httpx.Client(base_url=url, timeout=FIRST_SEARCH_TIMEOUT) as c:
             links: set[str] = set()
             for q in (QUESTION, "房东不退押金怎么办", "被公司开除了能拿多少钱", "离婚冷静期多久"):

@@ -16,7 +16,6 @@ from __future__ import annotations
 import io
 import logging
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from tests.corpora import fixture_index_with
 from tests.servers import ROOT, free_port, running
 
 PHONE = "13912345678"
@@ -252,15 +252,8 @@ def test_a_broken_chunked_body_is_one_warning_line(tmp_path):
 @pytest.fixture(scope="module")
 def hostile_index(tmp_path_factory, embedder, tokenizer) -> Path:
     """The fixture corpus plus an article whose front-matter url holds `">` and a <script> tag."""
-    from index.build.pipeline import BuildOptions, build_index
-
-    root = tmp_path_factory.mktemp("hostile")
-    corpus = root / "corpus"
-    shutil.copytree(ROOT / "tests" / "fixtures" / "corpus", corpus)
-    (corpus / "loushang-loushui.md").write_text(XSS_URL_ARTICLE, encoding="utf-8")
-    report = build_index([str(corpus)], root / "idx", BuildOptions(progress=False), embedder, tokenizer)
-    assert report.status == "published", report.message
-    return root / "idx"
+    return fixture_index_with(tmp_path_factory.mktemp("hostile"), {"loushang-loushui.md": XSS_URL_ARTICLE},
+                              embedder, tokenizer)
 
 
 @pytest.fixture(scope="module")
